@@ -1,0 +1,10 @@
+/* The whole route table, resource by resource: start here to find any request's handler. */
+#include "regulars/api.h"
+#include "regulars/server.h"
+
+void api_register_routes(struct server *s)
+{
+    api_ops_routes(s);
+    api_users_routes(s);
+    api_stream_routes(s);
+}
