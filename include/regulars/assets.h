@@ -1,5 +1,5 @@
 /*
- * Web assets embedded at build time (scripts/embed.cmake turns src/web/** into C arrays).
+ * Web assets embedded at build time (scripts/embed.cmake turns every file under src/web into C arrays).
  * The table ends with a NULL path.
  */
 #ifndef REGULARS_ASSETS_H
