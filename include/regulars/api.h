@@ -116,6 +116,7 @@ struct api_write {
     int replayed;
     /* outputs */
     int status;
+    const char *ctype; /* NULL: application/json */
     struct buf body;
     const char *err_field; /* for 422 from exec: the field named in the message */
     size_t nframes;

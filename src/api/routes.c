@@ -11,5 +11,7 @@ void api_register_routes(struct server *s)
     api_purchases_routes(s);
     api_shares_routes(s);
     api_redemptions_routes(s);
+    api_stats_routes(s);
     api_stream_routes(s);
+    api_bench_routes(s);
 }

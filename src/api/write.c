@@ -129,6 +129,7 @@ static void reset_outputs(struct api_write *w)
     w->nframes = 0;
     w->status = 0;
     w->replayed = 0;
+    w->ctype = NULL;
     w->err_field = NULL;
     buf_reset(&w->body);
 }
@@ -199,7 +200,8 @@ static void write_done(struct commit_cmd *cmd, int status)
     struct api_write *w = (struct api_write *)cmd;
     struct req *r = w->r;
     if (status == 0) {
-        req_send(r, w->status, "application/json", w->body.data, w->body.len, NULL);
+        req_send(r, w->status, w->ctype ? w->ctype : "application/json", w->body.data,
+                 w->body.len, NULL);
         struct hub *hub = r->srv->hub;
         for (size_t i = 0; i < w->nframes; i++)
             hub_publish(hub, w->frames[i].recipient, w->frames[i].seq, w->frames[i].frame,

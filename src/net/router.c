@@ -73,6 +73,16 @@ static const char *method_str(enum http_method m)
     }
 }
 
+/* Whether the comma-separated list already names method m. */
+static int has_method(const char *list, const char *m)
+{
+    size_t n = strlen(m);
+    for (const char *p = list; (p = strstr(p, m)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
 int router_match(const struct router *rt, enum http_method m, const char *path, size_t len,
                  const struct route **out, struct route_params *params, char *allow,
                  size_t allowsz)
@@ -94,6 +104,8 @@ int router_match(const struct router *rt, enum http_method m, const char *path, 
         path_known = 1;
         const char *names[2] = {method_str(r->method), r->method == HTTP_GET ? "HEAD" : NULL};
         for (int k = 0; k < 2 && names[k]; k++) {
+            if (has_method(allow, names[k]))
+                continue; /* two patterns (/me and {id}) may both allow GET */
             int n = snprintf(allow + alen, allowsz - alen, "%s%s", alen ? ", " : "", names[k]);
             if (n > 0 && alen + (size_t)n < allowsz)
                 alen += (size_t)n;
