@@ -111,7 +111,7 @@ static int idem_prune(struct store_tx *tx, int64_t now)
             if (rec.created_at == at && (rc = store_del(tx, DB_IDEM, &ik)))
                 break;
         }
-        if ((rc = store_err(mdb_cursor_del(cur, 0))))
+        if ((rc = store_tx_err(tx, mdb_cursor_del(cur, 0))))
             break;
         n++;
         mrc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
