@@ -105,7 +105,8 @@ struct api_frame {
  */
 struct api_write {
     struct commit_cmd cmd;
-    struct req *r;
+    struct req *r;       /* NULL for the server's own writes (demo): nothing is answered */
+    struct server *srv;  /* set from r by api_write_init; set it yourself when r is NULL */
     int (*exec)(struct store_tx *tx, struct api_write *w);
     void (*fini)(struct api_write *w); /* frees the resource struct's own inputs; may be NULL */
     int64_t now;
@@ -123,7 +124,7 @@ struct api_write {
     struct api_frame frames[API_MAX_FRAMES];
 };
 
-/** Initialises w for request r with exec. */
+/** Initialises w for request r (or NULL: then set w->srv) with exec. */
 void api_write_init(struct api_write *w, struct req *r,
                     int (*exec)(struct store_tx *, struct api_write *));
 /** Reads the Idempotency-Key header (1..64 chars, else 400) and hashes the canonical form of

@@ -46,6 +46,7 @@ void api_write_init(struct api_write *w, struct req *r,
 {
     memset(w, 0, sizeof(*w));
     w->r = r;
+    w->srv = r ? r->srv : NULL;
     w->exec = exec;
     w->now = clock_now_ms();
     buf_init(&w->body);
@@ -200,12 +201,14 @@ static void write_done(struct commit_cmd *cmd, int status)
     struct api_write *w = (struct api_write *)cmd;
     struct req *r = w->r;
     if (status == 0) {
-        req_send(r, w->status, w->ctype ? w->ctype : "application/json", w->body.data,
-                 w->body.len, NULL);
-        struct hub *hub = r->srv->hub;
+        if (r)
+            req_send(r, w->status, w->ctype ? w->ctype : "application/json", w->body.data,
+                     w->body.len, NULL);
         for (size_t i = 0; i < w->nframes; i++)
-            hub_publish(hub, w->frames[i].recipient, w->frames[i].seq, w->frames[i].frame,
-                        w->frames[i].len);
+            hub_publish(w->srv->hub, w->frames[i].recipient, w->frames[i].seq,
+                        w->frames[i].frame, w->frames[i].len);
+    } else if (!r) {
+        log_warn("internal write failed: %s", rg_strerror(status));
     } else if (status == RG_EINVAL && w->err_field) {
         api_invalid(r, w->err_field, "is invalid");
     } else {
@@ -220,9 +223,10 @@ void api_write_submit(struct api_write *w)
 {
     w->cmd.run = write_run;
     w->cmd.done = write_done;
-    int rc = commit_submit(w->r->srv->commit, &w->cmd);
+    int rc = commit_submit(w->srv->commit, &w->cmd);
     if (rc) {
-        api_send_rc(w->r, RG_EBUSY);
+        if (w->r)
+            api_send_rc(w->r, RG_EBUSY);
         write_free(w);
     }
 }
