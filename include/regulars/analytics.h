@@ -13,18 +13,27 @@
 #include "regulars/model.h"
 #include "regulars/store.h"
 
-/** Records a new purchase p (already stored, awards filled). Writer thread. */
+/** Records a new purchase p (already stored, awards filled). Writer thread. About 14..20
+ *  LMDB operations. A purchase passed with refunded_at set counts nowhere (returns 0).
+ *  Returns 0, RG_EEXIST when p was already recorded (nothing counted twice), or a store
+ *  error (the caller aborts its txn). */
 int analytics_on_purchase(struct store_tx *tx, const struct rg_purchase *p);
-/** Records the refund of p (p->refunded_at set). Writer thread. */
+/** Records the refund of p (p->refunded_at set). Writer thread. Only p's merchant, id and
+ *  created_at are read: what is subtracted is what analytics_on_purchase stored for it, so
+ *  everything it added is undone except the sharer's customer referrals (rule 5: a credit
+ *  stays counted). About as many LMDB operations as a purchase. Returns 0 (also when p was
+ *  never recorded or is already undone: nothing changes), RG_EIO when the aggregates
+ *  disagree, or a store error. */
 int analytics_on_refund(struct store_tx *tx, const struct rg_purchase *p);
-/** Records a new share s. Writer thread. */
+/** Records a new share s. Writer thread. 3 LMDB operations. Returns 0, RG_EEXIST when s was
+ *  already recorded, or a store error. */
 int analytics_on_share(struct store_tx *tx, const struct rg_share *s);
 
 #define ANALYTICS_MAX_AMBASSADORS 10
 
 struct an_ambassador {
     uint64_t user_id;
-    uint64_t referrals;       /* credited referred purchases of the period by this sharer */
+    uint64_t referrals;       /* non-refunded referred purchases of the period they credited */
     int64_t referred_revenue; /* their revenue */
     int64_t cascade_revenue;  /* see API.md */
 };
@@ -47,7 +56,12 @@ struct an_stats {
     struct an_ambassador ambassadors[ANALYTICS_MAX_AMBASSADORS];
 };
 
-/** Stats of merchant over [now - days * 86400000, now] exactly as API.md defines them. */
+/** Stats of merchant over [now - days * 86400000, now] exactly as API.md defines them
+ *  (anything recorded after now, possible only if the clock stepped back, counts too).
+ *  Ambassadors are ordered by cascade_revenue, then referrals (both descending), then user
+ *  id ascending. Costs O(hours of the period + events of one hour + referred purchases of
+ *  the period); no scan of the merchant's history. Any thread with a read txn. Returns 0,
+ *  RG_EINVAL when days is outside 1..365, RG_ENOMEM, or a store error. */
 int analytics_stats(struct store_tx *tx, uint64_t merchant_id, int64_t now, int days,
                     struct an_stats *out);
 
@@ -60,12 +74,20 @@ struct an_customer {
     int64_t first_at;     /* first non-refunded purchase here */
     int64_t last_at;      /* last non-refunded purchase here */
     uint64_t referred_by; /* sharer of the first referred purchase here, 0 when none */
-    uint64_t referrals;   /* friends this customer's shares here have credited */
+    uint64_t referrals;   /* friends this customer's shares here have credited, refunded
+                             purchases included (rule 5) */
 };
 
+#define ANALYTICS_CURSOR_MAX 64 /* bytes of a customers cursor, NUL included */
+
 /** One page of a merchant's customers, in sort order (descending; ties by user id
- *  descending). cursor is opaque text ("" for the first page); next_cursor is set (NUL-
- *  terminated, at most 64 bytes) when more remain, else "". Returns the count in *n. */
+ *  descending). cursor is opaque text ("" or NULL for the first page); next_cursor is set (NUL-
+ *  terminated, at most 64 bytes) when more remain, else "" (it may be the cursor's own
+ *  buffer). out holds limit rows. Customers with no non-refunded purchase are not listed;
+ *  referred_by is the sharer of their first non-refunded referred purchase. A row that moves
+ *  between pages is skipped or repeated, never the others. Returns 0 with the count in *n, or
+ *  RG_EINVAL for a malformed cursor, a cursor of another sort, limit 0 or an unknown sort,
+ *  or a store error. */
 int analytics_customers(struct store_tx *tx, uint64_t merchant_id, enum an_sort sort,
                         const char *cursor, size_t limit, struct an_customer *out, size_t *n,
                         char *next_cursor);
