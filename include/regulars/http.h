@@ -41,7 +41,7 @@ struct http_header {
 
 struct http_request {
     enum http_method method;
-    const char *method_name; /* e.g. "GET"; "OTHER" for unknown */
+    const char *method_name; /* e.g. "GET"; for HTTP_OTHER the method as sent ("TRACE") */
     const char *target;      /* request-target as received, NUL-terminated */
     size_t target_len;
     const char *path; /* target up to '?', NUL-terminated (a copy) */
@@ -81,7 +81,11 @@ void http_parser_free(struct http_parser *p);
 /** Feeds len bytes. Returns an http_parse_result (>= 0) and sets *consumed to the bytes
  *  used, or a negative rg_err on a bad request: http_parser_error() then gives the status
  *  (400, 413, 431, ...), an API error code and a message, and the connection must close
- *  after answering. After HTTP_DONE, call http_parser_next() before feeding more. */
+ *  after answering. After HTTP_DONE, call http_parser_next() before feeding more.
+ *  Errors are sticky: every later feed returns the same error (http_parser_next() does not
+ *  clear it), so nothing sent after a bad request is ever parsed. RG_EPROTO is a 400,
+ *  RG_ETOOBIG a 413 or 431 (431 as soon as the head passes the limit, 413 from the
+ *  Content-Length or the chunk sizes, before the body is read), RG_ENOMEM a 500. */
 int http_parser_feed(struct http_parser *p, const char *data, size_t len, size_t *consumed);
 /** Returns non-zero once per request when the client waits for "100 Continue": the headers
  *  are complete, Expect: 100-continue was sent, and the body is within limits. */
@@ -93,6 +97,9 @@ int http_parser_in_request(const struct http_parser *p);
 int http_parser_headers_done(const struct http_parser *p);
 /** The request after HTTP_DONE or HTTP_UPGRADE. */
 const struct http_request *http_parser_request(const struct http_parser *p);
+/** The current request's head as received, from the request line through the blank line
+ *  (head_bytes long once the head is complete; *len set). Valid until http_parser_next(). */
+const char *http_parser_raw_head(const struct http_parser *p, size_t *len);
 /** After an error: the HTTP status, API code (e.g. "bad_request") and message. */
 void http_parser_error(const struct http_parser *p, int *status, const char **code,
                        const char **message);
@@ -111,7 +118,8 @@ int http_query_param(const struct http_request *req, const char *name, char *out
 const char *http_status_reason(int status);
 /** Appends a response head: status line, Date, Server, Content-Type (when ctype),
  *  Content-Length, Connection: keep-alive/close, then extra (CRLF-terminated lines, may be
- *  NULL), then the blank line. Returns 0 or RG_ENOMEM. */
+ *  NULL), then the blank line. A 204 has no Content-Length; a 1xx is only the status line
+ *  and extra. Returns 0 or RG_ENOMEM. */
 int http_write_head(struct buf *out, int status, const char *ctype, size_t content_length,
                     int keep_alive, const char *extra);
 

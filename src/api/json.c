@@ -76,9 +76,11 @@ void api_send_rc(struct req *r, int rc)
     const char *code, *message;
     api_rc_status(rc, &status, &code, &message);
     if (status == 503)
-        req_send(r, 503, "application/json",
-                 "{\"error\":{\"code\":\"unavailable\",\"message\":\"server busy, retry shortly\"}}",
-                 73, "Retry-After: 1\r\n");
+    {
+        static const char body[] =
+            "{\"error\":{\"code\":\"unavailable\",\"message\":\"server busy, retry shortly\"}}";
+        req_send(r, 503, "application/json", body, sizeof(body) - 1, "Retry-After: 1\r\n");
+    }
     else
         req_send_error(r, status, code, "%s", message);
 }
