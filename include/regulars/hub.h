@@ -20,9 +20,12 @@ struct hub;
 
 /** Creates an empty hub reading replays from st. NULL on allocation failure. */
 struct hub *hub_new(struct store *st);
+/** Frees the hub. Call after ws_server_free (whose on_close calls reach the hub). */
 void hub_free(struct hub *h);
 
-/** ws_callbacks for ws_server_new, with ctx = the hub. */
+/** ws_callbacks for ws_server_new, with ctx = the hub. on_open reads the outbox in the
+ *  loop thread's read txn (store_read_begin, or the one already open); client messages
+ *  are ignored (the stream is server to client; keepalive is WebSocket ping/pong). */
 void hub_ws_callbacks(struct hub *h, struct ws_callbacks *cb);
 
 /** Sends frame (event number seq of recipient) to every open connection of recipient

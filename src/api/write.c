@@ -202,7 +202,9 @@ static void write_done(struct commit_cmd *cmd, int status)
     struct req *r = w->r;
     if (status == 0) {
         if (r)
-            req_send(r, w->status, w->ctype ? w->ctype : "application/json", w->body.data,
+            req_send(r, w->status,
+                     w->status == 204 ? NULL : w->ctype ? w->ctype : "application/json",
+                     w->body.data,
                      w->body.len, NULL);
         for (size_t i = 0; i < w->nframes; i++)
             hub_publish(w->srv->hub, w->frames[i].recipient, w->frames[i].seq,

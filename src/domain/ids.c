@@ -1,6 +1,7 @@
 /*
  * Ids: a 4-round Feistel network over 64 bits (two 32-bit halves) makes a bijection, so
- * parse(format(x)) == x without any table, and consecutive ids look unrelated.
+ * parse(format(x)) == x without any table, and consecutive ids look unrelated. The kind
+ * tweaks the round keys, so user 1 and purchase 1 do not share a suffix.
  */
 #include <string.h>
 
@@ -20,23 +21,23 @@ static uint32_t round_fn(uint32_t x, uint32_t k)
     return x;
 }
 
-static uint64_t permute(uint64_t v)
+static uint64_t permute(uint64_t v, uint32_t tweak)
 {
     uint32_t l = (uint32_t)(v >> 32), r = (uint32_t)v;
     for (int i = 0; i < 4; i++) {
         uint32_t t = r;
-        r = l ^ round_fn(r, round_keys[i]);
+        r = l ^ round_fn(r, round_keys[i] ^ tweak);
         l = t;
     }
     return ((uint64_t)l << 32) | r;
 }
 
-static uint64_t unpermute(uint64_t v)
+static uint64_t unpermute(uint64_t v, uint32_t tweak)
 {
     uint32_t l = (uint32_t)(v >> 32), r = (uint32_t)v;
     for (int i = 3; i >= 0; i--) {
         uint32_t t = l;
-        l = r ^ round_fn(l, round_keys[i]);
+        l = r ^ round_fn(l, round_keys[i] ^ tweak);
         r = t;
     }
     return ((uint64_t)l << 32) | r;
@@ -44,7 +45,7 @@ static uint64_t unpermute(uint64_t v)
 
 void ids_format(enum ids_kind kind, uint64_t id, char *out)
 {
-    uint64_t v = permute(id);
+    uint64_t v = permute(id, (uint32_t)kind * 0x01000193u);
     out[0] = (char)kind;
     out[1] = '_';
     /* 13 base32 digits hold 65 bits; the top digit carries the high 4 bits. */
@@ -68,7 +69,7 @@ int ids_parse(enum ids_kind kind, const char *s, size_t len, uint64_t *id)
             return RG_ENOTFOUND;
         v = (v << 5) | (uint64_t)(p - alphabet);
     }
-    uint64_t x = unpermute(v);
+    uint64_t x = unpermute(v, (uint32_t)kind * 0x01000193u);
     if (x == 0 || x >= (UINT64_C(1) << 56))
         return RG_ENOTFOUND;
     *id = x;

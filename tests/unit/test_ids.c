@@ -47,3 +47,11 @@ TEST(malformed_is_not_found)
     ASSERT_EQ(ids_parse(IDS_USER, "u_0000000000000", 15, &id), RG_ENOTFOUND);
     ASSERT_EQ(ids_parse(IDS_USER, "u_zzzzzzzzzzzzz", 15, &id), RG_ENOTFOUND);
 }
+
+TEST(kinds_do_not_share_suffixes)
+{
+    char u[IDS_LEN + 1], p[IDS_LEN + 1];
+    ids_format(IDS_USER, 1, u);
+    ids_format(IDS_PURCHASE, 1, p);
+    ASSERT(strcmp(u + 2, p + 2) != 0);
+}
