@@ -35,6 +35,8 @@ void req_send(struct req *r, int status, const char *ctype, const char *body, si
 /** Sends {"error":{"code","message"}} with status; message is printf-formatted. */
 void req_send_error(struct req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/** Sends 429 rate_limited with Retry-After: retry_after seconds. */
+void req_send_rate_limited(struct req *r, unsigned retry_after);
 /** Finds a route parameter by name; returns its value (len in *len) or NULL. */
 const char *req_param(const struct req *r, const char *name, size_t *len);
 

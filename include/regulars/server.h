@@ -14,6 +14,7 @@
 #include "regulars/config.h"
 #include "regulars/hub.h"
 #include "regulars/metrics.h"
+#include "regulars/ratelimit.h"
 #include "regulars/router.h"
 #include "regulars/store.h"
 #include "regulars/ws.h"
@@ -29,6 +30,8 @@ struct server {
     struct ws_server *ws;
     struct router router;
     struct metrics metrics;
+    struct ratelimit rl_addr;   /* --rate-limit per client address */
+    struct ratelimit rl_secret; /* --rate-limit per secret */
     uv_tcp_t listener;
     uv_signal_t sigint, sigterm;
     uv_timer_t sweep;        /* header/idle timeouts, once a second-ish */

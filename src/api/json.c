@@ -272,6 +272,11 @@ int api_auth(struct req *r, int kinds, int allow_query, int *kind, uint64_t *id)
         req_send_error(r, 401, "unauthorized", "unknown secret");
         return -1;
     }
+    unsigned wait = ratelimit_take(&r->srv->rl_secret, hash, sizeof(hash), uv_now(r->srv->loop));
+    if (wait) {
+        req_send_rate_limited(r, wait);
+        return -1;
+    }
     int bit = rec.kind == RG_KIND_USER ? API_USER : API_MERCHANT;
     if (!(kinds & bit)) {
         req_send_error(r, 403, "forbidden", "this needs a %s",

@@ -135,6 +135,15 @@ void req_send_error(struct req *r, int status, const char *code, const char *fmt
     buf_fini(&b);
 }
 
+void req_send_rate_limited(struct req *r, unsigned retry_after)
+{
+    static const char body[] =
+        "{\"error\":{\"code\":\"rate_limited\",\"message\":\"too many requests\"}}";
+    char extra[48];
+    snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", retry_after);
+    req_send(r, 429, "application/json", body, sizeof(body) - 1, extra);
+}
+
 const char *req_param(const struct req *r, const char *name, size_t *len)
 {
     size_t nlen = strlen(name);
@@ -188,7 +197,11 @@ static void dispatch(struct conn *c)
     int rc = router_match(&s->router, h->method, h->path, h->path_len, &r->route, &r->params,
                           allow, sizeof(allow));
     c->dispatching = 1;
-    if (rc == RG_EMETHOD) {
+    unsigned wait = ratelimit_take(&s->rl_addr, c->addr, strlen(c->addr), uv_now(s->loop));
+    if (wait) {
+        r->route = NULL;
+        req_send_rate_limited(r, wait);
+    } else if (rc == RG_EMETHOD) {
         char extra[160];
         snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
         r->route = NULL;

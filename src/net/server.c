@@ -103,6 +103,9 @@ int server_init(struct server *s, const struct config *cfg)
     metrics_init(&s->metrics);
     signal(SIGPIPE, SIG_IGN);
 
+    if ((rc = ratelimit_init(&s->rl_addr, cfg->rate_limit)) ||
+        (rc = ratelimit_init(&s->rl_secret, cfg->rate_limit)))
+        return rc;
     if ((rc = store_open(&s->store, cfg->data, cfg->map_size, cfg->sync)))
         return rc;
     if (!(s->commit = commit_new(s->loop, &s->store, cfg->queue_depth)))
@@ -178,5 +181,7 @@ void server_fini(struct server *s)
         s->hub = NULL;
     }
     store_close(&s->store);
+    ratelimit_fini(&s->rl_addr);
+    ratelimit_fini(&s->rl_secret);
     log_info("stopped");
 }
