@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "regulars/alerts.h"
 #include "regulars/analytics.h"
 #include "regulars/api.h"
 #include "regulars/clock.h"
@@ -110,8 +111,57 @@ static void customers(struct req *r)
                             next[0] ? json_string(next) : json_null()));
 }
 
+static void alerts(struct req *r)
+{
+    int kind;
+    uint64_t m;
+    int64_t days;
+    struct store_tx tx;
+    if (api_auth(r, API_MERCHANT, 0, &kind, &m) || api_query_int(r, "days", 30, 1, 365, &days))
+        return;
+    struct alert *al = malloc(sizeof(*al) * ALERTS_MAX);
+    if (!al || api_read_begin(r, &tx)) {
+        if (!al)
+            api_send_rc(r, RG_ENOMEM);
+        free(al);
+        return;
+    }
+    size_t n = 0;
+    int rc = alerts_scan(&tx, m, clock_now_ms(), (int)days, al, ALERTS_MAX, &n);
+    json_t *list = json_array();
+    for (size_t i = 0; !rc && i < n; i++) {
+        const struct alert *a = &al[i];
+        json_t *o;
+        if (a->kind == ALERT_BURST_BUYER)
+            o = json_pack("{s:s,s:o,s:I,s:I}", "kind", "burst_buyer", "user",
+                          api_user_ref(&tx, a->user), "shares", (json_int_t)a->count, "window_s",
+                          (json_int_t)(ALERTS_BURST_WINDOW_MS / 1000));
+        else if (a->kind == ALERT_REFUND_RATE)
+            o = json_pack("{s:s,s:o,s:I,s:I,s:f}", "kind", "refund_rate", "user",
+                          api_user_ref(&tx, a->user), "referred_purchases", (json_int_t)a->count,
+                          "refunded", (json_int_t)a->count2, "rate",
+                          (double)a->count2 / (double)a->count);
+        else
+            o = json_pack("{s:s,s:[o,o],s:[I,I]}", "kind", "reciprocal_pair", "users",
+                          api_user_ref(&tx, a->user), api_user_ref(&tx, a->other), "credits",
+                          (json_int_t)a->count, (json_int_t)a->count2);
+        json_object_set_new(o, "first_at", json_integer(a->first_at));
+        json_object_set_new(o, "last_at", json_integer(a->last_at));
+        json_array_append_new(list, o);
+    }
+    store_read_end(&tx);
+    free(al);
+    if (rc) {
+        json_decref(list);
+        api_send_rc(r, rc);
+        return;
+    }
+    api_send_json(r, 200, json_pack("{s:I,s:o}", "days", (json_int_t)days, "alerts", list));
+}
+
 void api_stats_routes(struct server *s)
 {
+    router_add(&s->router, HTTP_GET, "/v1/merchants/me/alerts", alerts);
     router_add(&s->router, HTTP_GET, "/v1/merchants/me/stats", stats);
     router_add(&s->router, HTTP_GET, "/v1/merchants/me/customers", customers);
 }
