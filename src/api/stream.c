@@ -42,8 +42,10 @@ static void stream(struct req *r)
         api_query_int(r, "since", -1, 0, INT64_MAX, &since))
         return;
     int rc = req_upgrade(r, store_recipient(kind, id), since);
-    if (rc)
-        api_send_rc(r, rc == RG_ENOMEM ? RG_EBUSY : rc);
+    if (rc == RG_EPROTO || rc == RG_EINVAL)
+        req_send_error(r, 400, "bad_request", "invalid WebSocket handshake");
+    else if (rc && rc != RG_EIO)
+        api_send_rc(r, RG_EBUSY);
 }
 
 void api_stream_routes(struct server *s)
