@@ -70,6 +70,8 @@ int api_read_begin(struct req *r, struct store_tx *tx);
 
 /* ---- JSON of records ---- */
 
+#define API_MAX_REWARDS 256 /* rewards in a merchant's catalogue */
+
 /** {"id","name","handle"} (handle null when none); with created_at when full. */
 json_t *api_user_json(const struct rg_user *u, int full);
 /** {"id","name"} of user id, read from tx; a placeholder when missing. */
@@ -119,7 +121,8 @@ struct api_write {
     int status;
     const char *ctype; /* NULL: application/json */
     struct buf body;
-    const char *err_field; /* for 422 from exec: the field named in the message */
+    const char *err_field; /* for 422 from exec (RG_EINVAL): the field named in the message */
+    const char *err_why;   /* and what is wrong with it (NULL: "is invalid") */
     size_t nframes;
     struct api_frame frames[API_MAX_FRAMES];
 };

@@ -100,6 +100,7 @@ struct rg_purchase {
     uint64_t share_id;   /* crediting share, 0 when not referred */
     uint64_t sharer_id;  /* that share's user, 0 when not referred */
     uint64_t shared_as;  /* the share made of this purchase, 0 when none */
+    char currency[4];    /* the merchant's currency when recorded (it may change later) */
     uint32_t nawards;
     uint32_t reserved;
     struct rg_award awards[RG_MAX_AWARDS]; /* awards > 0 points only, in the order written */

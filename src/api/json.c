@@ -87,6 +87,30 @@ void api_send_rc(struct req *r, int rc)
 
 /* ---- bodies and fields -------------------------------------------------------------- */
 
+/* The key whose value ends at pos in a JSON text (for an out-of-range number), or "body". */
+static void number_field(const char *text, size_t pos, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "body");
+    size_t i = pos;
+    while (i > 0 && text[i - 1] != ':' && text[i - 1] != '{' && text[i - 1] != ',')
+        i--;
+    if (i == 0 || text[i - 1] != ':')
+        return;
+    i--;
+    while (i > 0 && (text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\n' ||
+                     text[i - 1] == '\r'))
+        i--;
+    if (i == 0 || text[i - 1] != '"')
+        return;
+    size_t end = --i;
+    while (i > 0 && text[i - 1] != '"')
+        i--;
+    if (i == 0 || end - i >= outsz || end == i)
+        return;
+    memcpy(out, text + i, end - i);
+    out[end - i] = '\0';
+}
+
 int api_body(struct req *r, json_t **out)
 {
     const struct http_request *h = r->http;
@@ -97,6 +121,13 @@ int api_body(struct req *r, json_t **out)
         return -1;
     }
     json_t *v = json_loadb(h->body.data, h->body.len, JSON_REJECT_DUPLICATES, &err);
+    if (!v && strstr(err.text, "too big")) {
+        /* Valid JSON with a number beyond 64 bits: out of range, like any other (422). */
+        char field[64];
+        number_field(h->body.data, (size_t)err.position, field, sizeof(field));
+        api_invalid(r, field, "is out of range");
+        return -1;
+    }
     if (!v) {
         int dup = strstr(err.text, "duplicate") != NULL;
         req_send_error(r, 400, "bad_json", "%s%s", dup ? "duplicate key: " : "invalid JSON: ",
@@ -350,14 +381,15 @@ json_t *api_merchant_json(struct store_tx *tx, const struct rg_merchant *m)
     }
     json_t *rewards = json_array();
     if (tx) {
-        struct rg_reward rw[64];
+        struct rg_reward *rw = malloc(sizeof(*rw) * API_MAX_REWARDS);
         size_t n = 0;
-        if (merchants_rewards(tx, m->id, rw, 64, &n) == 0)
+        if (rw && merchants_rewards(tx, m->id, rw, API_MAX_REWARDS, &n) == 0)
             for (size_t i = 0; i < n; i++)
                 json_array_append_new(rewards, json_pack("{s:o,s:s,s:I}", "id",
                                                          api_id(IDS_REWARD, rw[i].id), "title",
                                                          rw[i].title, "cost",
                                                          (json_int_t)rw[i].cost));
+        free(rw);
     }
     return json_pack("{s:o,s:s,s:s,s:s,s:f,s:f,s:s,s:o,s:o,s:o,s:I}", "id",
                      api_id(IDS_MERCHANT, m->id), "name", m->name, "category", m->category,
@@ -379,10 +411,8 @@ json_t *api_awards_json(const struct rg_purchase *p)
 
 json_t *api_purchase_json(struct store_tx *tx, const struct rg_purchase *p)
 {
-    struct rg_merchant m;
-    const char *currency = "";
-    if (tx && merchants_get(tx, p->merchant_id, &m) == 0)
-        currency = m.currency;
+    (void)tx;
+    const char *currency = p->currency;
     json_t *referral = p->share_id ? json_pack("{s:o,s:o}", "share_id",
                                                api_id(IDS_SHARE, p->share_id), "sharer_id",
                                                api_id(IDS_USER, p->sharer_id))

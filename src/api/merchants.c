@@ -256,7 +256,18 @@ static int reward_exec(struct store_tx *tx, struct api_write *w)
 {
     struct reward_write *rw = (struct reward_write *)w;
     struct rg_reward out;
-    int rc = merchants_add_reward(tx, rw->merchant, rw->title, rw->cost, w->now, &out);
+    size_t n = 0;
+    struct rg_reward *all = malloc(sizeof(*all) * API_MAX_REWARDS);
+    int rc = all ? merchants_rewards(tx, rw->merchant, all, API_MAX_REWARDS, &n) : RG_ENOMEM;
+    free(all);
+    if (rc)
+        return rc;
+    if (n >= API_MAX_REWARDS) {
+        w->err_field = "rewards";
+        w->err_why = "a merchant has at most 256 rewards";
+        return RG_EINVAL;
+    }
+    rc = merchants_add_reward(tx, rw->merchant, rw->title, rw->cost, w->now, &out);
     if (rc)
         return rc;
     return api_write_answer(w, 201,

@@ -132,6 +132,7 @@ static void reset_outputs(struct api_write *w)
     w->replayed = 0;
     w->ctype = NULL;
     w->err_field = NULL;
+    w->err_why = NULL;
     buf_reset(&w->body);
 }
 
@@ -212,7 +213,7 @@ static void write_done(struct commit_cmd *cmd, int status)
     } else if (!r) {
         log_warn("internal write failed: %s", rg_strerror(status));
     } else if (status == RG_EINVAL && w->err_field) {
-        api_invalid(r, w->err_field, "is invalid");
+        api_invalid(r, w->err_field, w->err_why ? w->err_why : "is invalid");
     } else {
         if (status == RG_EIO || status == RG_ENOSPC)
             log_error("write failed: %s", rg_strerror(status));

@@ -141,6 +141,7 @@ int purchases_record(struct store_tx *tx, uint64_t merchant, uint64_t buyer, int
     p.user_id = buyer;
     p.merchant_id = merchant;
     p.amount = amount;
+    memcpy(p.currency, m.currency, sizeof(p.currency));
     p.created_at = now;
     if (referred) {
         p.share_id = share.id;
