@@ -29,6 +29,9 @@ struct ws_callbacks {
      * binary message closes with 1003, one over max_message_bytes with 1009, invalid
      * UTF-8 with 1007. */
     void (*on_message)(void *ctx, struct ws_conn *c, const char *data, size_t len);
+    /* c's send queue has just emptied (may be NULL: then never called). The owner may
+     * queue more: a long replay goes out in slices instead of overflowing the queue. */
+    void (*on_drain)(void *ctx, struct ws_conn *c);
     /* The connection is gone; c must not be used after this returns. */
     void (*on_close)(void *ctx, struct ws_conn *c);
     void *ctx;
@@ -67,6 +70,8 @@ void ws_conn_close(struct ws_conn *c, int code, const char *reason);
 /** Per-connection opaque slot for the hub. */
 void ws_conn_set_data(struct ws_conn *c, void *data);
 void *ws_conn_get_data(const struct ws_conn *c);
+/** The queue limit of c (cfg.max_queue_bytes). */
+size_t ws_conn_limit(const struct ws_conn *c);
 /** Bytes queued and not yet written on c. */
 size_t ws_conn_queued(const struct ws_conn *c);
 /** Open connections. */

@@ -30,7 +30,9 @@
  *
  * Sending. lws_write() outside LWS_CALLBACK_SERVER_WRITEABLE to a client that does not read
  * makes lws buffer without bound, so every frame goes through a per-connection queue and is
- * written one per WRITEABLE callback. Past cfg.max_queue_bytes of unsent bytes the queue is
+ * written from WRITEABLE callbacks, as many per callback as the socket takes whole; when the
+ * queue empties, on_drain lets the owner queue more (a paced replay). Past
+ * cfg.max_queue_bytes of unsent bytes the queue is
  * dropped and the connection closed with 1008; if its socket is so full that even the
  * close frame cannot be written, lws drops the connection after its own 5 s close timeout.
  *
@@ -257,20 +259,26 @@ static int on_writeable(struct ws_conn *c)
 {
     if (c->close_code)
         return 0; /* the TIMER callback closes */
-    struct ws_frame *f = c->head;
-    if (!f)
-        return 0;
-    /* lws buffers whatever the socket does not take now and calls us again only once it
-     * has flushed it, so at most one frame is ever buffered inside lws. */
-    if (lws_write(c->wsi, f->bytes + LWS_PRE, f->len, LWS_WRITE_TEXT) < 0)
-        return -1;
-    c->head = f->next;
-    if (!c->head)
-        c->tail = NULL;
-    c->queued -= f->len;
-    free(f);
+    /* Write queued frames while the socket takes them whole. A frame the socket takes only
+     * in part stays buffered inside lws, which then reports the pipe choked and calls us
+     * again once it has flushed it; so at most one frame is ever buffered inside lws, and a
+     * burst of events (a whole commit batch) goes out in one callback, not one per loop turn. */
+    while (c->head) {
+        struct ws_frame *f = c->head;
+        if (lws_write(c->wsi, f->bytes + LWS_PRE, f->len, LWS_WRITE_TEXT) < 0)
+            return -1;
+        c->head = f->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->queued -= f->len;
+        free(f);
+        if (lws_send_pipe_choked(c->wsi))
+            break;
+    }
     if (c->head)
         lws_callback_on_writable(c->wsi);
+    else if (c->ws->cb.on_drain && c->opened)
+        c->ws->cb.on_drain(c->ws->cb.ctx, c);
     return 0;
 }
 
@@ -603,6 +611,11 @@ void ws_conn_set_data(struct ws_conn *c, void *data)
 void *ws_conn_get_data(const struct ws_conn *c)
 {
     return c->data;
+}
+
+size_t ws_conn_limit(const struct ws_conn *c)
+{
+    return c->ws->cfg.max_queue_bytes;
 }
 
 size_t ws_conn_queued(const struct ws_conn *c)

@@ -2,14 +2,18 @@
  * The push hub (see hub.h): recipient -> open WebSockets, hello + outbox replay on open,
  * and live delivery in seq order without duplicates.
  *
- * Each connection remembers `sent`, the highest seq the client has been given or told
- * about. On open it is set to the outbox head read in the same read txn as the replay, so:
- *   - an event committed before that snapshot is either replayed (since given) or covered
- *     by hello's last_seq (since not given: only live events follow), and its later
- *     hub_publish is skipped;
- *   - an event committed after the snapshot has a larger seq and is delivered live.
- * Everything runs on the loop thread, so nothing can be published between the snapshot
- * and the registration.
+ * Each connection keeps two numbers: `target`, the highest seq this client is owed, and
+ * `queued`, the highest seq handed to its WebSocket. On open, target is the outbox head read
+ * in the same read txn as the hello (so an event committed before is either replayed, when
+ * since is given, or covered by hello's last_seq), and queued is since (or target). Then:
+ *   - the replay is paced: frames are read from the outbox into the connection's queue until
+ *     it is half full, and again each time it drains (on_drain), so a replay of 1000 events
+ *     never trips the queue limit that protects us from clients that stop reading;
+ *   - a live event with seq <= target is already owed, and skipped; one that arrives while the
+ *     client is caught up (queued == target) is queued directly; one that arrives during a
+ *     replay only raises target, and the pump reads it from the outbox in order.
+ * Everything runs on the loop thread, so nothing can be published between the snapshot and
+ * the registration.
  *
  * Client messages are ignored: the stream is server-to-client, and keepalive is the
  * WebSocket ping/pong that libwebsockets answers itself.
@@ -34,7 +38,9 @@ struct hub_rcpt;
 struct hub_conn {
     struct hub_rcpt *r;
     struct ws_conn *c;
-    uint64_t sent; /* highest seq sent to, or covered for, this client */
+    uint64_t recipient;
+    uint64_t target; /* highest seq this client is owed */
+    uint64_t queued; /* highest seq handed to its WebSocket (or covered by hello) */
     struct hub_conn *prev, *next;
 };
 
@@ -151,29 +157,51 @@ static void conn_unlink(struct hub *h, struct hub_conn *hc)
 /* WebSocket callbacks                                                                   */
 /* ------------------------------------------------------------------------------------- */
 
-/* Sends every stored event of recipient with since < seq <= last, in order. Stops early
- * when the connection starts closing (its queue overflowed). */
-static int replay(struct store_tx *tx, struct ws_conn *c, uint64_t recipient, uint64_t since,
-                  uint64_t last)
+/* Queues stored events queued < seq <= target, in order, until the connection's queue is
+ * half full (the rest follows on drain). Reads in the loop's read txn, or in the one already
+ * open (an upgrade is handed over from inside an HTTP handler). */
+static int pump(struct hub *h, struct hub_conn *hc)
 {
+    struct store_tx tx;
+    int rc = 0, own_txn = 0;
+    if (hc->queued >= hc->target)
+        return 0;
+    if (h->st->reader_active) {
+        tx.txn = h->st->reader;
+        tx.st = h->st;
+    } else {
+        if ((rc = store_read_begin(h->st, &tx)))
+            return rc;
+        own_txn = 1;
+    }
     MDB_cursor *cur;
     struct skey k;
-    int rc = store_cursor(tx, DB_OUTBOX, &cur);
-    if (rc)
-        return rc;
-    skey_make2(&k, recipient, since + 1);
+    if ((rc = store_cursor(&tx, DB_OUTBOX, &cur)))
+        goto out;
+    skey_make2(&k, hc->recipient, hc->queued + 1);
     MDB_val key = skey_val(&k), val;
+    size_t budget = ws_conn_limit(hc->c) / 2;
     int mrc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-    while (mrc == 0 && key.mv_size == 16 && store_be64(key.mv_data) == recipient &&
-           store_be64((const char *)key.mv_data + 8) <= last) {
-        if (ws_conn_send(c, val.mv_data, val.mv_size))
+    while (mrc == 0 && key.mv_size == 16 && store_be64(key.mv_data) == hc->recipient) {
+        uint64_t seq = store_be64((const char *)key.mv_data + 8);
+        if (seq > hc->target || ws_conn_queued(hc->c) + val.mv_size > budget)
             break;
+        if (ws_conn_send(hc->c, val.mv_data, val.mv_size))
+            break; /* closing */
+        hc->queued = seq;
         mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
     }
+    /* Events pruned from the outbox or past its end: nothing more to read for now. */
+    if (mrc == MDB_NOTFOUND || (mrc == 0 && (key.mv_size != 16 ||
+                                             store_be64(key.mv_data) != hc->recipient)))
+        hc->queued = hc->target;
     mdb_cursor_close(cur);
     if (mrc && mrc != MDB_NOTFOUND)
-        return store_err(mrc);
-    return 0;
+        rc = store_err(mrc);
+out:
+    if (own_txn)
+        store_read_end(&tx);
+    return rc;
 }
 
 static int hub_on_open(void *ctx, struct ws_conn *c, uint64_t recipient, int64_t since)
@@ -200,6 +228,9 @@ static int hub_on_open(void *ctx, struct ws_conn *c, uint64_t recipient, int64_t
     }
     if ((rc = outbox_last_seq(&tx, recipient, &last)))
         goto fail;
+    if (own_txn)
+        store_read_end(&tx);
+    own_txn = 0;
 
     buf_reset(&h->scratch);
     if (buf_printf(&h->scratch,
@@ -209,26 +240,21 @@ static int hub_on_open(void *ctx, struct ws_conn *c, uint64_t recipient, int64_t
         rc = RG_ENOMEM;
         goto fail;
     }
-    /* A failed send means the connection is already closing (queue limit): keep going so
-     * that it is registered and on_close finds it. */
-    if (ws_conn_send(c, h->scratch.data, h->scratch.len) == 0 && since >= 0 &&
-        (uint64_t)since < last) {
-        if ((rc = replay(&tx, c, recipient, (uint64_t)since, last)))
-            goto fail;
-    }
-    if (own_txn)
-        store_read_end(&tx);
-    own_txn = 0;
-
     struct hub_rcpt *r = rcpt_get(h, recipient);
     if (!r) {
         rc = RG_ENOMEM;
         goto fail;
     }
     hc->c = c;
-    hc->sent = last;
+    hc->recipient = recipient;
+    hc->target = last;
+    hc->queued = since >= 0 && (uint64_t)since < last ? (uint64_t)since : last;
     conn_link(r, hc);
     ws_conn_set_data(c, hc);
+    /* A failed send means the connection is already closing (queue limit); it stays
+     * registered so that on_close finds it. */
+    if (ws_conn_send(c, h->scratch.data, h->scratch.len) == 0)
+        pump(h, hc);
     return 0;
 
 fail:
@@ -237,6 +263,13 @@ fail:
     log_warn("hub: cannot open stream of recipient %" PRIu64 ": %s", recipient, rg_strerror(rc));
     free(hc);
     return rc;
+}
+
+static void hub_on_drain(void *ctx, struct ws_conn *c)
+{
+    struct hub_conn *hc = ws_conn_get_data(c);
+    if (hc)
+        pump(ctx, hc);
 }
 
 static void hub_on_message(void *ctx, struct ws_conn *c, const char *data, size_t len)
@@ -306,6 +339,7 @@ void hub_ws_callbacks(struct hub *h, struct ws_callbacks *cb)
 {
     cb->on_open = hub_on_open;
     cb->on_message = hub_on_message;
+    cb->on_drain = hub_on_drain;
     cb->on_close = hub_on_close;
     cb->ctx = h;
 }
@@ -317,10 +351,15 @@ void hub_publish(struct hub *h, uint64_t recipient, uint64_t seq, const char *fr
         return;
     /* ws_conn_send never closes synchronously, so the list is stable while we walk it. */
     for (struct hub_conn *hc = r->conns; hc; hc = hc->next) {
-        if (seq <= hc->sent)
-            continue;
-        hc->sent = seq;
-        ws_conn_send(hc->c, frame, len);
+        if (seq <= hc->target)
+            continue; /* owed already: replayed or about to be */
+        if (hc->queued == hc->target && seq == hc->target + 1) {
+            hc->target = hc->queued = seq;
+            ws_conn_send(hc->c, frame, len);
+        } else {
+            hc->target = seq; /* mid-replay: the pump reads it from the outbox, in order */
+            pump(h, hc);
+        }
     }
 }
 

@@ -173,7 +173,7 @@ static void rec_close(void *ctx, struct ws_conn *c)
 static int fixture_start(size_t max_queue, int ping_s, size_t max_message, int with_hub)
 {
     struct ws_config cfg = {max_queue, ping_s, max_message};
-    struct ws_callbacks cb = {rec_open, rec_message, rec_close, NULL};
+    struct ws_callbacks cb = {.on_open = rec_open, .on_message = rec_message, .on_close = rec_close};
     struct sockaddr_in sa;
     int len = sizeof(sa);
 
