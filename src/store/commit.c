@@ -19,8 +19,9 @@
  *     with RG_ENOSPC.
  *   - The outer commit fails (ENOSPC/EDQUOT on a full disk, EIO, ...): LMDB aborts the txn, so
  *     nothing of the batch is written, and every command of the batch completes with
- *     RG_ENOSPC (disk full) or RG_EIO (anything else). The writer then goes on with the next
- *     batch, which succeeds once the disk has room again.
+ *     RG_ENOSPC (disk full, including a short write on a disk left without room: disk_full)
+ *     or RG_EIO (anything else). The writer then goes on with the next batch, which
+ *     succeeds once the disk has room again.
  *   - A run() that ignores a failed LMDB call and returns 0 leaves its nested txn in LMDB's
  *     error state; committing it poisons the parent, so the whole batch fails with RG_EIO.
  *     That is a bug in the command, and failing loudly is the safe outcome.
@@ -45,6 +46,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "regulars/commit.h"
 #include "regulars/error.h"
@@ -52,6 +54,10 @@
 
 /* Past this the map does not grow any further: the batch fails with RG_ENOSPC. */
 #define COMMIT_MAP_MAX ((size_t)1 << 40)
+
+/* A commit that failed with EIO while the data's filesystem has less room than this failed
+ * because the disk is full (see disk_full). */
+#define COMMIT_DISK_LOW ((uint64_t)64 << 10)
 
 /* batch_try's result when the batch must be retried with a bigger map (never an rg_err). */
 #define BATCH_MAP_FULL 1
@@ -78,6 +84,21 @@ struct commit {
 };
 
 /* ---- writer thread ---- */
+
+/* Whether the filesystem holding the data file has (next to) no room left. LMDB reports a
+ * short write as EIO, not ENOSPC (mdb_page_flush: "TODO: Use which error code?"), and on a
+ * filling disk that is the usual case: a batch's pages are written in runs, and the run that
+ * crosses the end of the file is written only as far as the disk has room. Such a commit
+ * failed because the disk is full, and says so (RG_ENOSPC: 503, retry later) rather than
+ * RG_EIO (500). Nothing of the batch is referenced by a meta page either way. */
+static int disk_full(struct store *st)
+{
+    const char *path;
+    struct statvfs sv;
+    if (mdb_env_get_path(st->env, &path) || statvfs(path, &sv) != 0)
+        return 0;
+    return (uint64_t)sv.f_bavail * sv.f_frsize < COMMIT_DISK_LOW;
+}
 
 /* Runs the batch once in one write txn. Sets each cmd->status to 0 or run's error and
  * returns 0 when the batch committed, BATCH_MAP_FULL when it must rerun on a bigger map, or
@@ -123,9 +144,15 @@ static int batch_try(struct commit *c, struct commit_cmd *batch)
     rc = mdb_txn_commit(txn);
     if (rc == MDB_MAP_FULL)
         return BATCH_MAP_FULL;
-    if (rc)
-        log_error("commit: batch commit failed: %s", mdb_strerror(rc));
-    return store_err(rc);
+    if (rc == 0)
+        return 0;
+    int err = store_err(rc);
+    if (err == RG_EIO && disk_full(c->st)) {
+        log_error("commit: batch commit failed: %s (the disk is full)", mdb_strerror(rc));
+        return RG_ENOSPC;
+    }
+    log_error("commit: batch commit failed: %s", mdb_strerror(rc));
+    return err;
 }
 
 /* Runs the batch to completion, growing the map as needed. Returns 0 or the batch's error

@@ -7,6 +7,7 @@
  * this process closed, read txns hold a shared lock that the grower takes exclusively.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -91,6 +92,13 @@ int store_open(struct store *st, const char *path, size_t map_size, enum store_s
         flags |= MDB_NOMETASYNC;
     else if (sync == STORE_SYNC_NONE)
         flags |= MDB_NOSYNC;
+    /* A new environment starts at the size asked, even below LMDB's 1 MiB default (which
+     * it would otherwise take, silently ignoring a smaller --map-size). */
+    char file[4096];
+    struct stat sb;
+    snprintf(file, sizeof(file), "%s/data.mdb", path);
+    if (stat(file, &sb) != 0 && errno == ENOENT && (rc = mdb_env_set_mapsize(st->env, map_size)))
+        goto fail;
     if ((rc = mdb_env_open(st->env, path, flags, 0600)))
         goto fail;
     /* The map may already be larger than asked (it grew in an earlier run): keep it. */
@@ -106,13 +114,25 @@ int store_open(struct store *st, const char *path, size_t map_size, enum store_s
     if (dead)
         log_warn("store: cleared %d stale reader slot(s) left by a dead process", dead);
 
-    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
-        goto fail;
-    for (int i = 0; i < DB__COUNT; i++)
-        if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->dbi[i])))
+    /* Creating the named databases may not fit a tiny new map: grow it as the pipeline would. */
+    for (;;) {
+        if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
             goto fail;
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
+        for (int i = 0; i < DB__COUNT && !rc; i++)
+            rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->dbi[i]);
+        if (rc) {
+            mdb_txn_abort(txn);
+        } else {
+            rc = mdb_txn_commit(txn);
+        }
+        txn = NULL;
+        if (rc != MDB_MAP_FULL)
+            break;
+        if ((rc = mdb_env_set_mapsize(st->env, st->map_size * 2)))
+            goto fail;
+        mdb_env_info(st->env, &info);
+        st->map_size = info.me_mapsize;
+    }
     if (rc)
         goto fail;
     pthread_rwlock_init(&st->resize, NULL);
@@ -184,7 +204,7 @@ int store_grow(struct store *st)
         MDB_envinfo info;
         mdb_env_info(st->env, &info);
         st->map_size = info.me_mapsize;
-        log_info("store: map grown to %zu MiB", st->map_size >> 20);
+        log_info("store: map grown to %zu KiB", st->map_size >> 10);
     } else {
         log_error("store: cannot grow map: %s", mdb_strerror(rc));
     }
