@@ -4,6 +4,8 @@
 #include <sys/resource.h>
 
 #include "regulars/config.h"
+#include "regulars/demo.h"
+#include "regulars/error.h"
 #include "regulars/log.h"
 #include "regulars/server.h"
 
@@ -33,7 +35,10 @@ int main(int argc, char **argv)
     static struct server srv;
     if (server_init(&srv, &cfg))
         return 1;
+    if (cfg.demo && (rc = demo_start(&srv)))
+        log_warn("demo: %s (the server goes on without it)", rg_strerror(rc));
     rc = server_run(&srv);
+    demo_stop(&srv);
     server_fini(&srv);
     return rc ? 1 : 0;
 }

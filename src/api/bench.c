@@ -48,7 +48,8 @@ static int seed_exec(struct store_tx *tx, struct api_write *w)
 static void bench_seed(struct req *r)
 {
     json_t *body;
-    int64_t users, merchants, fpu, seed;
+    /* api_field_int leaves an absent optional field untouched: its default is set here. */
+    int64_t users, merchants, fpu = 0, seed = 0;
     if (api_body(r, &body))
         return;
     if (api_field_int(r, body, "users", 1, 0, SEED_MAX_USERS, &users, NULL) ||

@@ -14,4 +14,5 @@ void api_register_routes(struct server *s)
     api_stats_routes(s);
     api_stream_routes(s);
     api_bench_routes(s);
+    api_web_routes(s);
 }

@@ -1160,8 +1160,8 @@ int http_write_head(struct buf *out, int status, const char *ctype, size_t conte
             w = put(w, ctype, clen);
             w = PUT_LIT(w, "\r\n");
         }
-        /* RFC 9110 8.6: no Content-Length on a 204. */
-        if (status != 204) {
+        /* RFC 9110 8.6: no Content-Length on a 204, nor a wrong one (0) on a 304. */
+        if (status != 204 && status != 304) {
             w = PUT_LIT(w, "Content-Length: ");
             w = put_uint(w, content_length);
             w = PUT_LIT(w, "\r\n");
