@@ -44,6 +44,10 @@ struct server {
 
 /** Opens the store, starts the pipeline, binds, registers routes. Returns 0 or rg_err. */
 int server_init(struct server *s, const struct config *cfg);
+/** Test/fuzz only: server_init without the listener, signals and timers (their handles
+ *  are initialised, never started, so server_fini works as usual). Feed it requests with
+ *  conn_feed_detached. Returns 0 or rg_err. */
+int server_init_detached(struct server *s, const struct config *cfg);
 /** Runs the loop until stopped. Returns 0 after a clean shutdown. */
 int server_run(struct server *s);
 /** Asks the loop to stop (from the loop thread). */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "regulars/conn.h"
 #include "regulars/error.h"
@@ -15,6 +16,7 @@
 #include "regulars/log.h"
 #include "regulars/request.h"
 #include "regulars/server.h"
+#include "regulars/utf8.h"
 
 struct conn {
     uv_tcp_t tcp; /* first: the handle's address is the connection's */
@@ -33,6 +35,10 @@ struct conn {
     unsigned closed : 1;      /* close callback ran */
     unsigned close_after : 1; /* close once everything is written */
     unsigned reading : 1;
+    unsigned lingering : 1;   /* last answer out, half-closed, draining until the peer closes */
+    uv_shutdown_t shutdown;
+    unsigned detached : 1; /* test/fuzz hook: no socket; writes go to sink */
+    struct buf *sink;      /* detached: where conn_flush "writes" */
     char addr[48];
 };
 
@@ -42,6 +48,9 @@ struct write_req {
     char *data;
 };
 
+#define WS_SNDBUF (64 * 1024)
+#define LINGER_MS 2000
+
 /* One read buffer for the whole loop: reads are processed before the next one happens. */
 static char read_buf[65536];
 
@@ -49,6 +58,7 @@ static void conn_process(struct conn *c);
 static void conn_flush(struct conn *c);
 static void conn_close(struct conn *c);
 static void conn_start_read(struct conn *c);
+static void conn_linger(struct conn *c);
 
 static uint64_t now_ms(struct conn *c)
 {
@@ -69,6 +79,16 @@ static void json_quote(struct buf *b, const char *s)
             buf_append(b, s, 1);
         } else if (ch < 0x20) {
             buf_printf(b, "\\u%04x", ch);
+        } else if (ch >= 0x80) {
+            /* A message may quote the client's bytes (a path): keep the JSON valid UTF-8. */
+            uint32_t cp;
+            int n = utf8_decode(s, strnlen(s, 4), &cp);
+            if (n < 0) {
+                buf_puts(b, "\\ufffd");
+            } else {
+                buf_append(b, s, (size_t)n);
+                s += n - 1;
+            }
         } else {
             buf_append(b, s, 1);
         }
@@ -295,7 +315,37 @@ static void conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = 1;
+    if (c->detached)
+        return; /* conn_feed_detached calls on_close itself */
     uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct conn *c = req->data;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (!c->reading)
+        conn_start_read(c);
+}
+
+/* The last answer is out. Closing now, with request bytes still unread in the kernel, would
+ * send a RST that can destroy that very answer in the client's receive buffer (a 408 or 413
+ * the client never sees). So half-close, read and discard until the client closes or
+ * LINGER_MS passes (the sweep enforces it), as nginx's lingering close does. */
+static void conn_linger(struct conn *c)
+{
+    if (c->lingering || c->closing)
+        return;
+    c->lingering = 1;
+    c->active_ms = now_ms(c);
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+        conn_close(c);
 }
 
 static void on_write(uv_write_t *w, int status)
@@ -313,7 +363,7 @@ static void on_write(uv_write_t *w, int status)
     }
     c->active_ms = now_ms(c);
     if (c->close_after && c->writes == 0 && c->out.len == 0) {
-        conn_close(c);
+        conn_linger(c);
         return;
     }
     if (!c->reading && !c->busy && !c->close_after)
@@ -324,6 +374,15 @@ static void conn_flush(struct conn *c)
 {
     if (c->closing)
         return;
+    if (c->detached) {
+        /* Test/fuzz hook: the sink takes every byte at once. */
+        if (c->out.len && buf_append(c->sink, c->out.data, c->out.len))
+            c->close_after = 1;
+        buf_reset(&c->out);
+        if (c->close_after)
+            conn_close(c);
+        return;
+    }
     if (c->out.len) {
         size_t off = 0;
         if (c->writes == 0) {
@@ -360,7 +419,7 @@ static void conn_flush(struct conn *c)
         c->active_ms = now_ms(c);
     }
     if (c->close_after && c->writes == 0 && c->out.len == 0)
-        conn_close(c);
+        conn_linger(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -378,8 +437,8 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *b)
         conn_close(c);
         return;
     }
-    if (n == 0)
-        return;
+    if (n == 0 || c->lingering)
+        return; /* a lingering connection only waits for the peer's close */
     c->active_ms = now_ms(c);
     if (buf_append(&c->in, b->base, (size_t)n)) {
         conn_close(c);
@@ -390,6 +449,8 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *b)
 
 static void conn_start_read(struct conn *c)
 {
+    if (c->detached)
+        return; /* its bytes are all in c->in already */
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = 1;
     else
@@ -445,7 +506,11 @@ void conn_sweep(struct server *s, uint64_t now)
     struct conn *c = s->conns, *next;
     for (; c; c = next) {
         next = c->next;
-        if (c->closing || c->busy)
+        if (c->lingering && !c->closing && now - c->active_ms >= LINGER_MS) {
+            conn_close(c);
+            continue;
+        }
+        if (c->closing || c->busy || c->lingering)
             continue;
         if (c->req_start_ms && now - c->req_start_ms >= s->cfg.header_timeout_ms &&
             !c->close_after) {
@@ -476,6 +541,12 @@ void conn_close_all(struct server *s)
     }
 }
 
+void conn_abort_all(struct server *s)
+{
+    for (struct conn *c = s->conns; c; c = c->next)
+        conn_close(c);
+}
+
 int req_upgrade(struct req *r, uint64_t recipient, int64_t since)
 {
     struct conn *c = r->conn;
@@ -483,13 +554,27 @@ int req_upgrade(struct req *r, uint64_t recipient, int64_t since)
     uv_os_fd_t fd;
     if (!r->http->upgrade || !s->ws)
         return RG_EINVAL;
+    if (c->detached)
+        return RG_EBUSY; /* no socket to hand over: 503 */
     if (uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0)
         return RG_EIO;
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
     }
+    /* Bound what the kernel buffers for a WebSocket: pushes are small, and a client that
+     * stops reading should meet our own queue limit (close 1008) after tens of kilobytes,
+     * not after megabytes of autotuned socket buffer. */
+    int sndbuf = WS_SNDBUF;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     int rc = ws_server_adopt(s->ws, fd, r->http, c->in.data, c->in.len, recipient, since);
+    if (rc == RG_EIO) {
+        /* lws took the socket and already gave up on it: there is no one to answer. */
+        r->answered = 1;
+        finish_request(c, 500, 0);
+        conn_close(c);
+        return rc;
+    }
     if (rc)
         return rc;
     /* lws now owns a duplicate of the socket; closing our handle closes only our fd. */
@@ -499,4 +584,45 @@ int req_upgrade(struct req *r, uint64_t recipient, int64_t since)
     buf_reset(&c->in);
     conn_close(c);
     return 0;
+}
+
+/* ---- test and fuzz hook ------------------------------------------------------------- */
+
+int conn_feed_detached(struct server *s, const char *data, size_t len, struct buf *out)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return RG_ENOMEM;
+    struct http_limits lim = {s->cfg.max_header_bytes, s->cfg.max_body_bytes};
+    if (!(c->parser = http_parser_new(&lim)) || (len && buf_append(&c->in, data, len))) {
+        http_parser_free(c->parser);
+        buf_fini(&c->in);
+        free(c);
+        return RG_ENOMEM;
+    }
+    c->srv = s;
+    c->detached = 1;
+    c->sink = out;
+    snprintf(c->addr, sizeof(c->addr), "detached");
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    c->active_ms = now_ms(c);
+
+    /* A write's answer arrives through the loop (the commit pipeline's uv_async) and goes on
+     * with the pipelined requests after it; conn_process also stops after 1 MiB of answers
+     * as it would for a client that does not read. */
+    conn_process(c);
+    while (!c->closing && (c->busy || (c->in.len && !c->close_after))) {
+        if (c->busy)
+            uv_run(s->loop, UV_RUN_ONCE);
+        else
+            conn_process(c);
+    }
+    int closed = c->closing;
+    c->closing = 1;
+    on_close((uv_handle_t *)&c->tcp);
+    return closed;
 }

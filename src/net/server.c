@@ -94,7 +94,8 @@ static int listen_on(struct server *s)
     return 0;
 }
 
-int server_init(struct server *s, const struct config *cfg)
+/* Everything but the listener, signals and timers: store, pipeline, hub, WebSockets, routes. */
+static int server_open(struct server *s, const struct config *cfg)
 {
     int rc;
     memset(s, 0, sizeof(*s));
@@ -119,6 +120,14 @@ int server_init(struct server *s, const struct config *cfg)
         return RG_EIO;
     router_init(&s->router);
     api_register_routes(s);
+    return 0;
+}
+
+int server_init(struct server *s, const struct config *cfg)
+{
+    int rc;
+    if ((rc = server_open(s, cfg)))
+        return rc;
     if ((rc = listen_on(s)))
         return rc;
 
@@ -130,6 +139,19 @@ int server_init(struct server *s, const struct config *cfg)
     uv_timer_init(s->loop, &s->sweep);
     s->sweep.data = s;
     uv_timer_start(&s->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+    return 0;
+}
+
+/* Test/fuzz hook (conn_feed_detached): no socket, no signal, no timer ever starts. */
+int server_init_detached(struct server *s, const struct config *cfg)
+{
+    int rc;
+    if ((rc = server_open(s, cfg)))
+        return rc;
+    uv_tcp_init(s->loop, &s->listener);
+    uv_signal_init(s->loop, &s->sigint);
+    uv_signal_init(s->loop, &s->sigterm);
+    uv_timer_init(s->loop, &s->sweep);
     return 0;
 }
 
@@ -171,7 +193,8 @@ void server_fini(struct server *s)
         uv_close((uv_handle_t *)&s->sweep, NULL);
     if (!uv_is_closing((uv_handle_t *)&s->listener))
         uv_close((uv_handle_t *)&s->listener, NULL);
-    /* Connections still open at this point are closed; their memory goes with them. */
+    /* Connections still open (lingering, or a client that never reads) close now. */
+    conn_abort_all(s);
     uv_walk(s->loop, close_walk, NULL);
     uv_run(s->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(s->loop))
