@@ -1,0 +1,219 @@
+/*
+ * lmdb-ceiling: the disk's durable ceiling for LMDB, the number regularsd's group commit is
+ * measured against. A bare commit loop on one environment, with LMDB's default (full) sync
+ * like `regularsd --sync full`:
+ *   unbatched  one put per write transaction: what a server without group commit could do;
+ *   batched    --batch puts per transaction: what one fsync can carry.
+ * Keys are 8-byte big-endian counters over a bounded key space (so the file stays small);
+ * values are --value-size random bytes. Prints a table and, with --json, a result file for
+ * `regulars-bench report`.
+ *
+ *   lmdb-ceiling --dir DIR [--duration S] [--batch N] [--value-size B] [--json PATH]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "hist.h"
+
+#define KEY_SPACE 100000
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static json_t *lat_json(const struct hist *h)
+{
+    return json_pack("{s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "count", (json_int_t)h->count, "p50",
+                     hist_quantile(h, 0.50) / 1e3, "p90", hist_quantile(h, 0.90) / 1e3, "p99",
+                     hist_quantile(h, 0.99) / 1e3, "p999", hist_quantile(h, 0.999) / 1e3, "max",
+                     (double)h->max / 1e3, "mean", hist_mean(h) / 1e3);
+}
+
+/* Commits for `secs` seconds with `batch` puts each. Returns the result object or NULL. */
+static json_t *run(MDB_env *env, MDB_dbi dbi, unsigned batch, size_t vsize, double secs,
+                   uint64_t *counter)
+{
+    struct hist *h = malloc(sizeof(*h));
+    unsigned char *val = malloc(vsize ? vsize : 1);
+    if (!h || !val) {
+        free(h);
+        free(val);
+        return NULL;
+    }
+    hist_init(h);
+    for (size_t i = 0; i < vsize; i++)
+        val[i] = (unsigned char)rand();
+    uint64_t commits = 0, puts = 0;
+    uint64_t t0 = now_ns(), end = t0 + (uint64_t)(secs * 1e9);
+    int rc = 0;
+    while (now_ns() < end) {
+        uint64_t a = now_ns();
+        MDB_txn *txn;
+        if ((rc = mdb_txn_begin(env, NULL, 0, &txn)))
+            break;
+        for (unsigned i = 0; i < batch && rc == 0; i++) {
+            uint64_t k = (*counter)++ % KEY_SPACE;
+            unsigned char kb[8];
+            for (int j = 0; j < 8; j++)
+                kb[j] = (unsigned char)(k >> (56 - 8 * j));
+            MDB_val key = {sizeof(kb), kb}, data = {vsize, val};
+            rc = mdb_put(txn, dbi, &key, &data, 0);
+        }
+        if (rc) {
+            mdb_txn_abort(txn);
+            break;
+        }
+        if ((rc = mdb_txn_commit(txn)))
+            break;
+        hist_record(h, now_ns() - a);
+        commits++;
+        puts += batch;
+    }
+    double dt = (double)(now_ns() - t0) / 1e9;
+    json_t *res = NULL;
+    if (rc)
+        fprintf(stderr, "lmdb-ceiling: %s\n", mdb_strerror(rc));
+    else
+        res = json_pack("{s:i,s:I,s:f,s:f,s:f,s:o}", "puts_per_commit", (int)batch, "commits",
+                        (json_int_t)commits, "seconds", dt, "commits_per_s", commits / dt,
+                        "puts_per_s", puts / dt, "latency_us", lat_json(h));
+    free(h);
+    free(val);
+    return res;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: lmdb-ceiling --dir DIR [--duration S (5)] [--batch N (256)] "
+               "[--value-size B (100)] [--json PATH] [--keep]\n"
+               "  Measures durable LMDB commits/s on DIR's disk, one put per commit and N "
+               "puts per commit.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = NULL, *json_out = NULL;
+    double secs = 5;
+    unsigned batch = 256;
+    size_t vsize = 100;
+    int keep = 0;
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'd'},   {"duration", required_argument, NULL, 't'},
+        {"batch", required_argument, NULL, 'b'}, {"value-size", required_argument, NULL, 'v'},
+        {"json", required_argument, NULL, 'j'},  {"keep", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dir = optarg;
+            break;
+        case 't':
+            secs = atof(optarg);
+            break;
+        case 'b':
+            batch = (unsigned)atoi(optarg);
+            break;
+        case 'v':
+            vsize = (size_t)atoi(optarg);
+            break;
+        case 'j':
+            json_out = optarg;
+            break;
+        case 'k':
+            keep = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!dir || secs <= 0 || batch < 1 || vsize > 65536) {
+        usage(stderr);
+        return 2;
+    }
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        perror(dir);
+        return 1;
+    }
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    int rc = mdb_env_create(&env);
+    if (!rc)
+        rc = mdb_env_set_mapsize(env, (size_t)1 << 30);
+    if (!rc)
+        rc = mdb_env_open(env, dir, 0, 0644); /* default flags: fully durable commits */
+    if (!rc)
+        rc = mdb_txn_begin(env, NULL, 0, &txn);
+    if (!rc && !(rc = mdb_dbi_open(txn, NULL, 0, &dbi)))
+        rc = mdb_txn_commit(txn);
+    if (rc) {
+        fprintf(stderr, "lmdb-ceiling: %s: %s\n", dir, mdb_strerror(rc));
+        return 1;
+    }
+    uint64_t counter = 0;
+    fprintf(stderr, "lmdb-ceiling: %.0f s unbatched, then %.0f s with %u puts per commit, in %s\n",
+            secs, secs, batch, dir);
+    json_t *un = run(env, dbi, 1, vsize, secs, &counter);
+    json_t *ba = run(env, dbi, batch, vsize, secs, &counter);
+    mdb_env_close(env);
+    if (!keep) {
+        char p[4096];
+        snprintf(p, sizeof(p), "%s/data.mdb", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/lock.mdb", dir);
+        unlink(p);
+        rmdir(dir);
+    }
+    if (!un || !ba) {
+        json_decref(un);
+        json_decref(ba);
+        return 1;
+    }
+    int major, minor, patch;
+    mdb_version(&major, &minor, &patch);
+    char label[64];
+    snprintf(label, sizeof(label), "LMDB %d.%d.%d, full sync", major, minor, patch);
+    json_t *res = json_pack("{s:s,s:s,s:s,s:s,s:i,s:o,s:o}", "id", "lmdb", "scenario",
+                            "lmdb_ceiling", "label", label, "dir", dir, "value_size", (int)vsize,
+                            "unbatched", un, "batched", ba);
+    const char *names[2] = {"unbatched", "batched"};
+    printf("\nlmdb-ceiling (%s, %zu-byte values)\n  %-10s %8s %12s %12s %10s %10s\n", label, vsize,
+           "loop", "puts/txn", "commits/s", "puts/s", "p50", "p99");
+    for (int i = 0; i < 2; i++) {
+        json_t *m = json_object_get(res, names[i]);
+        json_t *l = json_object_get(m, "latency_us");
+        printf("  %-10s %8.0f %12.0f %12.0f %8.0f us %8.0f us\n", names[i],
+               json_number_value(json_object_get(m, "puts_per_commit")),
+               json_number_value(json_object_get(m, "commits_per_s")),
+               json_number_value(json_object_get(m, "puts_per_s")),
+               json_number_value(json_object_get(l, "p50")),
+               json_number_value(json_object_get(l, "p99")));
+    }
+    printf("\n");
+    rc = 0;
+    if (json_out && json_dump_file(res, json_out, JSON_INDENT(2) | JSON_SORT_KEYS)) {
+        fprintf(stderr, "lmdb-ceiling: cannot write %s\n", json_out);
+        rc = 1;
+    }
+    json_decref(res);
+    return rc;
+}
