@@ -25,6 +25,12 @@ struct server;
 
 /** Sends body as compact JSON with status; steals body. */
 void api_send_json(struct req *r, int status, json_t *body);
+/** Sends body's bytes (JSON text the caller wrote) with status, or a 500 when writing it
+ *  failed (body->err). body is only read. */
+void api_send_text(struct req *r, int status, struct buf *body);
+/** An empty buffer for an answer's text, reused by every answer (loop thread only; valid
+ *  until the next call). */
+struct buf *api_scratch(void);
 /** Sends the JSON error for an rg_err from the domain or the store (404, 409 codes, 503 ...). */
 void api_send_rc(struct req *r, int rc);
 /** Maps an rg_err to (status, code, message). */
@@ -74,6 +80,8 @@ int api_read_begin(struct req *r, struct store_tx *tx);
 
 /** {"id","name","handle"} (handle null when none); with created_at when full. */
 json_t *api_user_json(const struct rg_user *u, int full);
+/** The same object as api_user_json, written as JSON text to b. Returns 0 or b->err. */
+int api_user_text(struct buf *b, const struct rg_user *u, int full);
 /** {"id","name"} of user id, read from tx; a placeholder when missing. */
 json_t *api_user_ref(struct store_tx *tx, uint64_t id);
 json_t *api_id(int kind, uint64_t id);

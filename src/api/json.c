@@ -10,6 +10,7 @@
 #include "regulars/api.h"
 #include "regulars/error.h"
 #include "regulars/ids.h"
+#include "regulars/jsontext.h"
 #include "regulars/log.h"
 #include "regulars/merchants.h"
 #include "regulars/rules.h"
@@ -22,14 +23,31 @@
 
 void api_send_json(struct req *r, int status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    struct buf *text = api_scratch();
+    if (body)
+        jsontext_dump(text, body, 0); /* a failure stays in text->err */
+    else
+        text->err = RG_ENOMEM; /* the json_pack that built it failed */
     json_decref(body);
-    if (!text) {
+    api_send_text(r, status, text);
+}
+
+void api_send_text(struct req *r, int status, struct buf *body)
+{
+    if (body->err) {
         req_send_error(r, 500, "internal", "cannot encode the answer");
         return;
     }
-    req_send(r, status, "application/json", text, strlen(text), NULL);
-    free(text);
+    req_send(r, status, "application/json", body->data, body->len, NULL);
+}
+
+struct buf *api_scratch(void)
+{
+    /* Loop thread only, and req_send copies the bytes before it can reenter: one buffer
+     * serves every answer without an allocation each. */
+    static struct buf b;
+    buf_reset(&b);
+    return &b;
 }
 
 void api_rc_status(int rc, int *status, const char **code, const char **message)
@@ -340,6 +358,27 @@ json_t *api_user_json(const struct rg_user *u, int full)
     if (full)
         json_object_set_new(o, "created_at", json_integer(u->created_at));
     return o;
+}
+
+int api_user_text(struct buf *b, const struct rg_user *u, int full)
+{
+    char id[IDS_LEN + 1];
+    ids_format(IDS_USER, u->id, id);
+    buf_puts(b, "{\"id\":\"");
+    buf_append(b, id, IDS_LEN);
+    buf_puts(b, "\",\"name\":");
+    jsontext_string(b, u->name, strnlen(u->name, sizeof(u->name)));
+    buf_puts(b, ",\"handle\":");
+    if (u->handle[0])
+        jsontext_string(b, u->handle, strnlen(u->handle, sizeof(u->handle)));
+    else
+        buf_puts(b, "null");
+    if (full) {
+        buf_puts(b, ",\"created_at\":");
+        jsontext_int(b, u->created_at);
+    }
+    buf_puts(b, "}");
+    return b->err;
 }
 
 json_t *api_user_ref(struct store_tx *tx, uint64_t id)

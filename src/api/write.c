@@ -22,6 +22,7 @@
 #include "regulars/error.h"
 #include "regulars/hub.h"
 #include "regulars/ids.h"
+#include "regulars/jsontext.h"
 #include "regulars/log.h"
 #include "regulars/merchants.h"
 #include "regulars/outbox.h"
@@ -69,13 +70,15 @@ int api_write_idempotency(struct api_write *w, uint64_t scope, json_t *body)
             return -1;
         }
     /* Equal bodies, whatever their spacing or key order, hash the same. */
-    char *canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!canon) {
+    struct buf canon;
+    buf_init(&canon);
+    if (jsontext_dump(&canon, body, JSONTEXT_SORT_KEYS)) {
+        buf_fini(&canon);
         req_send_error(w->r, 500, "internal", "cannot encode the request");
         return -1;
     }
-    secrets_hash(canon, strlen(canon), w->idem_hash);
-    free(canon);
+    secrets_hash(canon.data, canon.len, w->idem_hash);
+    buf_fini(&canon);
     memcpy(w->idem_key, key, len);
     w->idem_key[len] = '\0';
     w->idem_scope = scope;
@@ -236,13 +239,9 @@ void api_write_submit(struct api_write *w)
 
 int api_write_answer(struct api_write *w, int status, json_t *v)
 {
-    char *text = json_dumps(v, JSON_COMPACT);
-    json_decref(v);
-    if (!text)
-        return RG_ENOMEM;
     buf_reset(&w->body);
-    int rc = buf_puts(&w->body, text);
-    free(text);
+    int rc = v ? jsontext_dump(&w->body, v, 0) : RG_ENOMEM;
+    json_decref(v);
     w->status = status;
     return rc;
 }
@@ -344,8 +343,9 @@ static json_t *event_data(struct store_tx *tx, const struct dom_event *e, const 
 
 int api_emit(struct store_tx *tx, struct api_write *w, const struct dom_events *ev)
 {
-    struct buf frame;
+    struct buf frame, text;
     buf_init(&frame);
+    buf_init(&text);
     int rc = 0;
     for (size_t i = 0; i < ev->n; i++) {
         const struct dom_event *e = &ev->ev[i];
@@ -355,16 +355,13 @@ int api_emit(struct store_tx *tx, struct api_write *w, const struct dom_events *
             rc = RG_EIO;
             break;
         }
-        char *text = json_dumps(data, JSON_COMPACT);
+        buf_reset(&text);
+        rc = jsontext_dump(&text, data, 0);
         json_decref(data);
-        if (!text) {
-            rc = RG_ENOMEM;
-            break;
-        }
-        uint64_t seq;
-        rc = outbox_append(tx, e->recipient, type, e->at, text, strlen(text), &frame, &seq);
-        free(text);
         if (rc)
+            break;
+        uint64_t seq;
+        if ((rc = outbox_append(tx, e->recipient, type, e->at, text.data, text.len, &frame, &seq)))
             break;
         if (w->nframes == API_MAX_FRAMES) {
             rc = RG_ETOOBIG;
@@ -376,5 +373,6 @@ int api_emit(struct store_tx *tx, struct api_write *w, const struct dom_events *
         f->frame = buf_steal(&frame, &f->len);
     }
     buf_fini(&frame);
+    buf_fini(&text);
     return rc;
 }

@@ -10,6 +10,7 @@ void buf_init(struct buf *b)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+    b->err = 0;
 }
 
 void buf_fini(struct buf *b)
@@ -26,8 +27,11 @@ int buf_reserve(struct buf *b, size_t extra)
     while (cap < b->len + extra)
         cap *= 2;
     char *p = realloc(b->data, cap + 1);
-    if (!p)
+    if (!p) {
+        if (!b->err)
+            b->err = RG_ENOMEM;
         return RG_ENOMEM;
+    }
     b->data = p;
     b->cap = cap;
     return 0;
@@ -90,6 +94,7 @@ void buf_consume(struct buf *b, size_t n)
 void buf_reset(struct buf *b)
 {
     b->len = 0;
+    b->err = 0;
     if (b->data)
         b->data[0] = '\0';
 }

@@ -61,6 +61,15 @@ extern int test_failed;
                        (const char *)(a), (int)bl_, (const char *)(b));                    \
     } while (0)
 
+/* xorshift64: a repeatable pseudo-random sequence from the state *s (never 0). */
+static inline uint64_t test_xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
 /* A fresh empty directory under $TMPDIR for this test; caller frees the string. */
 char *test_tmpdir(void);
 
