@@ -35,6 +35,7 @@ struct server {
     uv_tcp_t listener;
     uv_signal_t sigint, sigterm;
     uv_timer_t sweep;        /* header/idle timeouts, once a second-ish */
+    uv_prepare_t idle;       /* before the loop blocks: release the shared read txn */
     struct conn *conns;      /* doubly linked list of open HTTP connections */
     unsigned nconns;
     int stopping;

@@ -90,6 +90,10 @@ struct store {
     pthread_rwlock_t resize;   /* read txns hold it shared; store_grow holds it exclusive */
     MDB_txn *reader;           /* the loop thread's reusable read txn (reset when idle) */
     int reader_active;         /* non-zero between store_read_begin and store_read_end */
+    int reader_open;           /* renewed, not reset: holds `resize` shared */
+    int reader_keep;           /* store_read_keep: reuse an open reader until released */
+    uint64_t commits;          /* commits made visible to the loop (store_read_commit) */
+    uint64_t reader_commits;   /* `commits` when the open reader was renewed */
 };
 
 /* A transaction as the domain sees it: the LMDB txn plus the store it belongs to. */
@@ -116,8 +120,22 @@ void store_close(struct store *st);
 
 /** Starts (renews) the loop thread's read txn. Not reentrant: one read txn at a time. */
 int store_read_begin(struct store *st, struct store_tx *tx);
-/** Resets the read txn started by store_read_begin. */
+/** Ends the read txn started by store_read_begin: resets it, or with store_read_keep on,
+ *  leaves it open for the next store_read_begin. */
 void store_read_end(struct store_tx *tx);
+/** Lets requests share one read txn: after store_read_end the txn stays open, and the next
+ *  store_read_begin reuses it unless a commit was made visible since (store_read_commit),
+ *  so every read still sees every write that was answered. The loop must call
+ *  store_read_release before it blocks (a uv_prepare handle does) and before it waits for
+ *  the writer (commit_stop), since an open txn pins old pages and holds off store_grow.
+ *  Why: renewing a txn and LMDB's re-lookup of each named database in a fresh txn were a
+ *  fifth of the instructions of GET /v1/me. */
+void store_read_keep(struct store *st, int on);
+/** Resets an open read txn kept by store_read_keep (no-op when none, or while active). */
+void store_read_release(struct store *st);
+/** Notes that a commit is about to be made visible (answered, published): the next
+ *  store_read_begin takes a new snapshot. Loop thread, before the commit's callbacks. */
+void store_read_commit(struct store *st);
 
 /** Doubles the map (writer thread, between batches, no write txn open). Waits for the
  *  loop's read txn to end. Returns 0 or RG_EIO. */

@@ -38,6 +38,14 @@ static void on_sweep(uv_timer_t *t)
     conn_sweep(s, uv_now(s->loop));
 }
 
+/* Runs once per loop turn, before it blocks for I/O: the read txn that this turn's requests
+ * shared (store_read_keep) must not pin old pages while nothing happens. */
+static void on_idle(uv_prepare_t *h)
+{
+    struct server *s = h->data;
+    store_read_release(&s->store);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct server *s = h->data;
@@ -51,7 +59,8 @@ void server_stop(struct server *s)
         return;
     s->stopping = 1;
     uv_close((uv_handle_t *)&s->listener, NULL);
-    commit_stop(s->commit); /* answers of the batch in flight go out below */
+    store_read_keep(&s->store, 0); /* a kept read txn would hold off a map grow we wait for */
+    commit_stop(s->commit);        /* answers of the batch in flight go out below */
     if (s->ws)
         ws_server_close_all(s->ws);
     conn_close_all(s);
@@ -139,6 +148,10 @@ int server_init(struct server *s, const struct config *cfg)
     uv_timer_init(s->loop, &s->sweep);
     s->sweep.data = s;
     uv_timer_start(&s->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+    uv_prepare_init(s->loop, &s->idle);
+    s->idle.data = s;
+    uv_prepare_start(&s->idle, on_idle);
+    store_read_keep(&s->store, 1);
     return 0;
 }
 
@@ -152,6 +165,7 @@ int server_init_detached(struct server *s, const struct config *cfg)
     uv_signal_init(s->loop, &s->sigint);
     uv_signal_init(s->loop, &s->sigterm);
     uv_timer_init(s->loop, &s->sweep);
+    uv_prepare_init(s->loop, &s->idle);
     return 0;
 }
 
@@ -181,6 +195,7 @@ void server_fini(struct server *s)
         s->ws = NULL;
     }
     if (s->commit) {
+        store_read_keep(&s->store, 0);
         commit_stop(s->commit);
         commit_free(s->commit);
         s->commit = NULL;
@@ -191,6 +206,8 @@ void server_fini(struct server *s)
         uv_close((uv_handle_t *)&s->sigterm, NULL);
     if (!uv_is_closing((uv_handle_t *)&s->sweep))
         uv_close((uv_handle_t *)&s->sweep, NULL);
+    if (!uv_is_closing((uv_handle_t *)&s->idle))
+        uv_close((uv_handle_t *)&s->idle, NULL);
     if (!uv_is_closing((uv_handle_t *)&s->listener))
         uv_close((uv_handle_t *)&s->listener, NULL);
     /* Connections still open (lingering, or a client that never reads) close now. */

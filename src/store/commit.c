@@ -252,6 +252,8 @@ static void deliver(struct commit *c)
     c->done_head = c->done_tail = NULL;
     pthread_mutex_unlock(&c->mu);
     if (head) {
+        /* Reads from here on must see these commits (their answers go out now). */
+        store_read_commit(c->st);
         if (c->ready_tail)
             c->ready_tail->next = head;
         else

@@ -1,8 +1,9 @@
 /*
  * The LMDB environment and its named databases. See store.h for the layouts.
  *
- * Read transactions belong to the loop thread: one MDB_NOTLS txn, reset after each request
- * and renewed for the next, which avoids the reader-slot allocation of mdb_txn_begin. The
+ * Read transactions belong to the loop thread: one MDB_NOTLS txn, renewed rather than begun,
+ * which avoids the reader-slot allocation of mdb_txn_begin; with store_read_keep the requests
+ * of one loop turn share it until a commit is made visible. The
  * writer thread grows the map between batches; since mdb_env_set_mapsize needs every txn of
  * this process closed, read txns hold a shared lock that the grower takes exclusively.
  */
@@ -152,6 +153,7 @@ void store_close(struct store *st)
 {
     if (!st->env)
         return;
+    store_read_keep(st, 0); /* releases a kept txn and its lock */
     if (st->reader)
         mdb_txn_abort(st->reader);
     st->reader = NULL;
@@ -163,14 +165,20 @@ void store_close(struct store *st)
 int store_read_begin(struct store *st, struct store_tx *tx)
 {
     int rc;
-    pthread_rwlock_rdlock(&st->resize);
-    if (st->reader)
-        rc = mdb_txn_renew(st->reader);
-    else
-        rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->reader);
-    if (rc) {
-        pthread_rwlock_unlock(&st->resize);
-        return store_err(rc);
+    if (st->reader_open && st->reader_commits != st->commits)
+        store_read_release(st); /* a newer commit is visible: take a new snapshot */
+    if (!st->reader_open) {
+        pthread_rwlock_rdlock(&st->resize);
+        if (st->reader)
+            rc = mdb_txn_renew(st->reader);
+        else
+            rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->reader);
+        if (rc) {
+            pthread_rwlock_unlock(&st->resize);
+            return store_err(rc);
+        }
+        st->reader_open = 1;
+        st->reader_commits = st->commits;
     }
     st->reader_active = 1;
     tx->txn = st->reader;
@@ -184,10 +192,31 @@ void store_read_end(struct store_tx *tx)
     struct store *st = tx->st;
     if (!st || !st->reader_active)
         return;
-    mdb_txn_reset(st->reader);
     st->reader_active = 0;
-    pthread_rwlock_unlock(&st->resize);
     tx->txn = NULL;
+    if (!st->reader_keep)
+        store_read_release(st);
+}
+
+void store_read_keep(struct store *st, int on)
+{
+    st->reader_keep = on;
+    if (!on)
+        store_read_release(st);
+}
+
+void store_read_release(struct store *st)
+{
+    if (!st->reader_open || st->reader_active)
+        return;
+    mdb_txn_reset(st->reader);
+    st->reader_open = 0;
+    pthread_rwlock_unlock(&st->resize);
+}
+
+void store_read_commit(struct store *st)
+{
+    st->commits++;
 }
 
 int store_grow(struct store *st)
