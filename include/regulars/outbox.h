@@ -1,8 +1,13 @@
 /*
  * The outbox: every event is stored in the write txn of the change that caused it, with the
  * next per-recipient seq (1, 2, 3, ... without gaps), and only published after that txn is
- * durable. The last OUTBOX_KEEP events per recipient are kept for replay (`since`); older
- * ones are pruned as new ones are appended.
+ * durable. At least the last OUTBOX_KEEP events per recipient are kept for replay (`since`):
+ * older ones are pruned OUTBOX_PRUNE at a time as new ones are appended, so a recipient holds
+ * between OUTBOX_KEEP and OUTBOX_KEEP + OUTBOX_PRUNE - 1 of them.
+ *
+ * Cost of an append in LMDB operations: one cursor seek (the last seq) and one put; every
+ * OUTBOX_PRUNE-th append of a recipient past the window also deletes OUTBOX_PRUNE keys in
+ * one cursor run.
  */
 #ifndef REGULARS_OUTBOX_H
 #define REGULARS_OUTBOX_H
@@ -13,7 +18,8 @@
 #include "regulars/buf.h"
 #include "regulars/store.h"
 
-#define OUTBOX_KEEP 1000
+#define OUTBOX_KEEP  1000 /* events per recipient kept at least */
+#define OUTBOX_PRUNE 64   /* events pruned at once */
 
 /** Appends an event for recipient: builds the frame
  *  {"seq":N,"type":"<type>","at":<at>,"data":<data_json>} into frame (reset first), stores

@@ -27,8 +27,8 @@
  *   DB_SHARE_CREDITS     (u64 share, u64 friend) -> u64 purchase
  *   DB_LEDGER            (u64 user, u64 entry) -> rg_ledger_entry
  *   DB_REDEMPTIONS       u64 redemption -> rg_redemption
- *   DB_OUTBOX            (u64 recipient, u64 seq) -> event frame (JSON text)
- *   DB_OUTBOX_HEAD       u64 recipient -> u64 last seq
+ *   DB_OUTBOX            (u64 recipient, u64 seq) -> event frame (JSON text); a
+ *                        recipient's last seq is its last key (outbox.c)
  *   DB_IDEM              (u64 recipient, key bytes) -> idempotency record (api/idem.c)
  *   DB_IDEM_TIME         (u64 created_at, u64 recipient, key bytes) -> empty, for pruning
  *   DB_AN_*              analytics aggregates, layouts in domain/analytics.c
@@ -65,7 +65,6 @@ enum store_db {
     DB_LEDGER,
     DB_REDEMPTIONS,
     DB_OUTBOX,
-    DB_OUTBOX_HEAD,
     DB_IDEM,
     DB_IDEM_TIME,
     DB_AN_HOURS,      /* analytics: per merchant per hour counters */

@@ -39,7 +39,6 @@ static const char *db_names[DB__COUNT] = {
     [DB_LEDGER] = "ledger",
     [DB_REDEMPTIONS] = "redemptions",
     [DB_OUTBOX] = "outbox",
-    [DB_OUTBOX_HEAD] = "outbox_head",
     [DB_IDEM] = "idem",
     [DB_IDEM_TIME] = "idem_time",
     [DB_AN_HOURS] = "an_hours",

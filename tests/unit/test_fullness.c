@@ -269,7 +269,8 @@ static int snapshot(struct ffx *f, struct snap *s)
     if (outbox_last_seq(&tx, store_recipient(RG_KIND_MERCHANT, f->merchant), &s->merchant_head))
         goto fail;
 
-    /* Every recipient's stored seqs are its last min(head, OUTBOX_KEEP), in order. */
+    /* Every recipient's stored seqs end at its head without a gap, and hold at least its last
+     * min(head, OUTBOX_KEEP) and fewer than OUTBOX_KEEP + OUTBOX_PRUNE. */
     MDB_cursor *cur;
     if (store_cursor(&tx, DB_OUTBOX, &cur))
         goto fail;
@@ -283,8 +284,14 @@ static int snapshot(struct ffx *f, struct snap *s)
             if (outbox_last_seq(&tx, r, &head))
                 break;
             rcp = r;
-            expect = head > OUTBOX_KEEP ? head - OUTBOX_KEEP + 1 : 1;
-            kept += head - expect + 1;
+            expect = seq;
+            uint64_t n = head - seq + 1, least = head < OUTBOX_KEEP ? head : OUTBOX_KEEP;
+            if (seq > head || n < least || n >= OUTBOX_KEEP + OUTBOX_PRUNE) {
+                fprintf(stderr, "outbox %llx: holds %llu..%llu\n", (unsigned long long)r,
+                        (unsigned long long)seq, (unsigned long long)head);
+                s->consistent = 0;
+            }
+            kept += n;
         }
         if (seq != expect++) {
             fprintf(stderr, "outbox %llx: seq %llu, expected %llu\n", (unsigned long long)r,

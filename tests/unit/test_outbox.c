@@ -165,7 +165,7 @@ TEST(seqs_gap_free_and_independent)
     close_store();
 }
 
-TEST(prunes_to_last_1000)
+TEST(keeps_at_least_the_last_1000)
 {
     struct store_tx tx;
     struct buf frame;
@@ -179,25 +179,32 @@ TEST(prunes_to_last_1000)
     for (int i = 1; i <= 1500; i++) {
         ASSERT_EQ(append_n(&tx, a, i, &frame, &seq), 0);
         ASSERT_EQ(seq, i);
-        if (i == 1000) {
-            ASSERT_EQ(stored(&tx, a, &lo, &hi), 1000);
+        /* After every append: the newest events, none missing, at least KEEP of them (or all
+         * there are) and fewer than KEEP + PRUNE. */
+        uint64_t n = stored(&tx, a, &lo, &hi);
+        ASSERT_EQ(hi, i);
+        ASSERT_EQ(n, hi - lo + 1);
+        ASSERT(n >= (i < OUTBOX_KEEP ? (uint64_t)i : OUTBOX_KEEP));
+        ASSERT(n < OUTBOX_KEEP + OUTBOX_PRUNE);
+        /* The old end is pruned in runs, not one event per append. */
+        if (i == OUTBOX_KEEP + OUTBOX_PRUNE - 1)
             ASSERT_EQ(lo, 1);
-        }
-        if (i == 1001) {
-            ASSERT_EQ(stored(&tx, a, &lo, &hi), 1000);
-            ASSERT_EQ(lo, 2);
-        }
+        if (i == OUTBOX_KEEP + OUTBOX_PRUNE)
+            ASSERT_EQ(lo, OUTBOX_PRUNE + 1);
     }
     ASSERT_EQ(mdb_txn_commit(tx.txn), 0);
 
     ASSERT_EQ(store_read_begin(&st, &tx), 0);
-    ASSERT_EQ(stored(&tx, a, &lo, &hi), OUTBOX_KEEP);
-    ASSERT_EQ(lo, 501);
+    /* The last prune was at 1448 (1000 + 7 x 64): it deleted up to 448. */
+    ASSERT_EQ(stored(&tx, a, &lo, &hi), 1052);
+    ASSERT_EQ(lo, 449);
     ASSERT_EQ(hi, 1500);
     /* Another recipient's events are untouched by a's pruning. */
     ASSERT_EQ(stored(&tx, b, &lo, &hi), 1);
     ASSERT_EQ(outbox_last_seq(&tx, a, &seq), 0);
     ASSERT_EQ(seq, 1500);
+    ASSERT_EQ(outbox_last_seq(&tx, b, &seq), 0);
+    ASSERT_EQ(seq, 1);
     store_read_end(&tx);
 
     buf_fini(&frame);
