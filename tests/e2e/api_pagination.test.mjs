@@ -10,7 +10,7 @@ before(async () => {
     srv = await startBench();
 });
 after(async () => {
-    await srv?.stop();
+    assert.equal(await srv?.stop(), 0, 'the shared server exits 0 on SIGTERM (under ASan: no leak)');
 });
 const S = () => srv;
 
