@@ -548,14 +548,27 @@ static int seed_city(struct store_tx *tx, struct seed_cmd *c, int64_t now)
         }
     }
 
+    /* Every first x last name once, in a shuffled order: no two customers share a name on
+     * the dashboard. */
+    uint16_t names[NELEM(first_names) * NELEM(last_names)];
+    _Static_assert(DEMO_USERS <= NELEM(names), "names to go round");
+    for (size_t i = 0; i < NELEM(names); i++)
+        names[i] = (uint16_t)i;
+    for (size_t i = NELEM(names) - 1; i > 0; i--) {
+        size_t j = below(&rng, i + 1);
+        uint16_t t = names[i];
+        names[i] = names[j];
+        names[j] = t;
+    }
     for (size_t i = 0; i < DEMO_USERS; i++) {
         struct rg_user u;
         if (i < DEMO_PRINTED) {
             snprintf(name, sizeof(name), "%s", named[i][0]);
             snprintf(handle, sizeof(handle), "%s", named[i][1]);
         } else {
-            const char *f = first_names[below(&rng, NELEM(first_names))];
-            const char *l = last_names[below(&rng, NELEM(last_names))];
+            size_t combo = names[i];
+            const char *f = first_names[combo % NELEM(first_names)];
+            const char *l = last_names[combo / NELEM(first_names)];
             snprintf(name, sizeof(name), "%s %s", f, l);
             int n = snprintf(handle, sizeof(handle), "%s_%s", f, l);
             for (int k = 0; k < n; k++)

@@ -85,6 +85,19 @@ TEST(seed_builds_the_city)
         ASSERT_EQ(rec.id, c->users[i]);
     }
 
+    /* No two customers share a name (the dashboard shows names, not ids). */
+    {
+        static char names[DEMO_USERS][RG_NAME_MAX];
+        struct rg_user nu;
+        for (size_t i = 0; i < DEMO_USERS; i++) {
+            ASSERT_EQ(users_get(&f.tx, c->users[i], &nu), 0);
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(names[j], nu.name) == 0)
+                    TEST_FAIL_("customers %zu and %zu are both \"%s\"", j, i, nu.name);
+            snprintf(names[i], sizeof(names[i]), "%s", nu.name);
+        }
+    }
+
     /* The printed customers: named, findable by handle, friends, with asks waiting. */
     struct rg_user u;
     uint64_t id;
