@@ -195,6 +195,10 @@ static void print_human(json_t *res)
     if (json_is_object(att))
         printf("  attribution: %.0f of %.0f purchases credited a friend's share (%.0f %%)\n",
                num(att, "referred"), num(att, "purchases"), 100 * num(att, "referred_share"));
+    json_t *io = json_object_get(res, "commit_io");
+    if (json_is_object(io))
+        printf("  disk: %.1f pages (4 KiB) written by the commit thread per purchase\n",
+               num(io, "pages_per_purchase"));
     json_t *e = json_object_get(res, "errors");
     printf("  errors %.0f (4xx %.0f, 5xx %.0f, connect %.0f, io %.0f, timeout %.0f, "
            "unsent %.0f)\n",

@@ -197,3 +197,39 @@ void procinfo_cpus_format(uint64_t mask, char *out, size_t n)
         c = d;
     }
 }
+
+long long procinfo_thread_wchar(pid_t pid, const char *name)
+{
+    char path[sizeof(((struct dirent *)0)->d_name) + 64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    long long total = -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int match = fgets(line, sizeof(line), f) && strncmp(line, name, strlen(name)) == 0 &&
+                    (line[strlen(name)] == '\n' || line[strlen(name)] == '\0');
+        fclose(f);
+        if (!match)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/io", (int)pid, de->d_name);
+        if (!(f = fopen(path, "r")))
+            continue;
+        long long v;
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "wchar: %lld", &v) == 1) {
+                total = (total < 0 ? 0 : total) + v;
+                break;
+            }
+        fclose(f);
+    }
+    closedir(d);
+    return total;
+}

@@ -27,6 +27,10 @@ uint64_t procinfo_cpus_allowed(pid_t pid);
 /** Busy time (everything but idle and iowait) of the CPUs in mask, in seconds, from
  *  /proc/stat. -1 when unreadable. */
 double procinfo_cpus_busy_s(uint64_t mask);
+/** Bytes written by write system calls (wchar in /proc/PID/task/TID/io) of pid's threads
+ *  named name (regularsd's commit thread is "rg-commit": everything it writes is LMDB pages
+ *  and meta pages of the data file). -1 when no such thread or unreadable. */
+long long procinfo_thread_wchar(pid_t pid, const char *name);
 /** Writes mask as a list ("0", "1-3,5") into out. */
 void procinfo_cpus_format(uint64_t mask, char *out, size_t n);
 

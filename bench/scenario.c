@@ -34,6 +34,7 @@ struct run {
     int npids;                     /* number of them */
     uint64_t referred;             /* measured purchases that were attributed to a share */
     uint64_t purchases;            /* measured purchases answered 201 */
+    uint64_t writes_all;           /* purchases answered 2xx in the whole phase, warm-up too */
     char first_error[512];         /* the first unexpected answer, for the message */
     json_t *setup;                 /* what the set-up did, for the result */
 };
@@ -366,7 +367,10 @@ static void load_done(void *ctx, struct bconn *c, int tag, int status, const str
         note_error(r, tag == TAG_READ ? r->o->path : "POST /v1/purchases", status, body);
         return;
     }
-    if (tag != TAG_WRITE || !measured)
+    if (tag != TAG_WRITE)
+        return;
+    r->writes_all++;
+    if (!measured)
         return;
     r->purchases++;
     if (body->data && memmem(body->data, body->len, "\"referral\":{", 12))
@@ -398,6 +402,7 @@ struct cpu_mark {
     uint64_t self_cpus;   /* CPUs the generator may run on (mask) */
     double server_busy;   /* busy seconds of the server's CPUs, all processes */
     double self_busy;     /* busy seconds of the generator's CPUs, all processes */
+    long long commit_wchar; /* bytes the server's commit thread has written, -1 unknown */
 };
 
 static void cpu_mark(struct run *r, struct cpu_mark *m)
@@ -414,6 +419,12 @@ static void cpu_mark(struct run *r, struct cpu_mark *m)
     m->self_cpus = procinfo_cpus_allowed(0);
     m->server_busy = procinfo_cpus_busy_s(m->server_cpus);
     m->self_busy = procinfo_cpus_busy_s(m->self_cpus);
+    m->commit_wchar = -1;
+    for (int i = 0; i < r->npids; i++) {
+        long long w = procinfo_thread_wchar(r->pids[i], "rg-commit");
+        if (w >= 0)
+            m->commit_wchar = (m->commit_wchar < 0 ? 0 : m->commit_wchar) + w;
+    }
 }
 
 /* CPU used by other processes on a set of CPUs, in cores: the set's busy time minus what the
@@ -533,6 +544,15 @@ static json_t *run_http(struct run *r)
                             json_pack("{s:I,s:I,s:f}", "purchases", (json_int_t)r->purchases,
                                       "referred", (json_int_t)r->referred, "referred_share",
                                       r->purchases ? (double)r->referred / r->purchases : 0.0));
+    /* What each durable write cost the disk: the commit thread writes nothing but the data
+     * file's pages (4 KiB each) and meta pages, so its bytes over the phase divided by the
+     * purchases of the phase are the pages a purchase dirties, to be synced. */
+    if (writes && a.commit_wchar >= 0 && b.commit_wchar >= a.commit_wchar && r->writes_all)
+        json_object_set_new(
+            res, "commit_io",
+            json_pack("{s:I,s:I,s:f}", "bytes", (json_int_t)(b.commit_wchar - a.commit_wchar),
+                      "purchases", (json_int_t)r->writes_all, "pages_per_purchase",
+                      (double)(b.commit_wchar - a.commit_wchar) / 4096.0 / (double)r->writes_all));
     return res;
 }
 

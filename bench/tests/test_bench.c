@@ -4,6 +4,8 @@
  * on the loopback (HTTP keep-alive in closed and open loop, and a WebSocket crowd).
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -432,6 +434,43 @@ TEST(procinfo_cpus_and_time)
     ASSERT(procinfo_cpu_s(getpid()) > 0);
     ASSERT(procinfo_rss_kib(getpid()) > 0);
     ASSERT_EQ(procinfo_rss_kib(0x7ffffff0), -1);
+}
+
+/* A thread with a name writes a known number of bytes (as regularsd's commit thread writes
+ * pages); only it is counted. */
+static int wchar_fd;
+static void *named_writer(void *arg)
+{
+    static char block[4096];
+    pthread_setname_np(pthread_self(), "bench-wr");
+    for (int i = 0; i < 3; i++)
+        if (write(wchar_fd, block, sizeof(block)) != (ssize_t)sizeof(block))
+            return NULL;
+    /* Stay alive until the main thread has read our counter. */
+    *(volatile int *)arg = 1;
+    while (*(volatile int *)arg == 1)
+        usleep(1000);
+    return NULL;
+}
+
+TEST(procinfo_thread_wchar_counts_one_named_thread)
+{
+    ASSERT_EQ(procinfo_thread_wchar(getpid(), "bench-wr"), -1); /* no such thread yet */
+    wchar_fd = open("/dev/null", O_WRONLY);
+    ASSERT(wchar_fd >= 0);
+    volatile int state = 0;
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, named_writer, (void *)&state), 0);
+    while (state == 0)
+        usleep(1000);
+    /* Our own writes on the main thread do not count. */
+    char small[100] = {0};
+    ASSERT_EQ(write(wchar_fd, small, sizeof(small)), (ssize_t)sizeof(small));
+    long long w = procinfo_thread_wchar(getpid(), "bench-wr");
+    state = 2;
+    pthread_join(t, NULL);
+    close(wchar_fd);
+    ASSERT_EQ(w, 3 * 4096);
 }
 
 /* ------------------------------------------------------------------------------------------
