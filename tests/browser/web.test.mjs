@@ -474,8 +474,15 @@ test('--demo: seeds a city, prints working links (the same after a restart), and
         await page.locator('#feed li').nth(5).waitFor();
         await page.locator('#cascade svg').waitFor();
         await page.locator('#ambassadors svg').waitFor();
-        const month = await text(page, '.kpi:nth-child(1) .kpi-month strong');
-        assert.equal(Number(month.replace(/,/g, '')), stats.json.purchases);
+        // The simulation keeps buying (and now and then refunding) while the page loads, so
+        // the page's figure is compared with the API's at the same moment, until they agree.
+        let month, api;
+        await eventually(async () => {
+            month = Number((await text(page, '.kpi:nth-child(1) .kpi-month strong')).replace(/,/g, ''));
+            api = (await demo.api('GET', '/v1/merchants/me/stats?days=30', { token: key })).json.purchases;
+            return month === api;
+        }, { timeoutMs: 15000, what: "the dashboard's 30-day purchases matching the API's" })
+            .catch((e) => { throw new Error(`${e.message}: dashboard ${month}, API ${api}`); });
         await sleep(2000);
         await shot(page, 'dashboard-demo');
         noProblems(page);
