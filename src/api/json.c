@@ -44,8 +44,11 @@ void api_send_text(struct req *r, int status, struct buf *body)
 struct buf *api_scratch(void)
 {
     /* Loop thread only, and req_send copies the bytes before it can reenter: one buffer
-     * serves every answer without an allocation each. */
+     * serves every answer without an allocation each. One rare large answer (a merchant's
+     * activity) does not get to keep its memory for good. */
     static struct buf b;
+    if (b.cap > ((size_t)1 << 20))
+        buf_fini(&b);
     buf_reset(&b);
     return &b;
 }
