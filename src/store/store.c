@@ -3,9 +3,9 @@
  *
  * Read transactions belong to the loop thread: one MDB_NOTLS txn, renewed rather than begun,
  * which avoids the reader-slot allocation of mdb_txn_begin; with store_read_keep the requests
- * of one loop turn share it until a commit is made visible. The
- * writer thread grows the map between batches; since mdb_env_set_mapsize needs every txn of
- * this process closed, read txns hold a shared lock that the grower takes exclusively.
+ * of one loop turn share it until a commit is made visible. The writer thread grows the map
+ * between batches; since mdb_env_set_mapsize needs every txn of this process closed, read
+ * txns hold a shared lock that the grower takes exclusively.
  */
 #include <errno.h>
 #include <stdio.h>
